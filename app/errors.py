@@ -1,0 +1,46 @@
+"""Domain errors. Storage raises them, `app.api.problems` maps each to one HTTP problem.
+
+No FastAPI import here: the storage layer and scripts use these without the web stack.
+"""
+
+from __future__ import annotations
+
+
+class EventStoreError(Exception):
+    """Base of every error the store reports to its callers on purpose."""
+
+
+class AppendConditionFailed(EventStoreError):
+    """An event matching the append condition lies after its ``after``; nothing was stored."""
+
+    def __init__(self, *, head: int, conflicting_position: int) -> None:
+        super().__init__(f"event at position {conflicting_position} matches the append condition")
+        self.head = head
+        self.conflicting_position = conflicting_position
+
+
+class EventIdReused(EventStoreError):
+    """An event id of the request is already stored, and the request is not a replay of the
+    append that stored it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class PositionBeyondHead(EventStoreError):
+    """A snapshot claims to be folded up to a position the store has not reached."""
+
+    def __init__(self, *, position: int, head: int) -> None:
+        super().__init__(f"position {position} is beyond the head {head}")
+        self.position = position
+        self.head = head
+
+
+class SnapshotNotFound(EventStoreError):
+    def __init__(self, name: str, key: str) -> None:
+        super().__init__(f"no snapshot {name!r} for key {key!r}")
+
+
+class StorageUnavailable(EventStoreError):
+    """The database could not be reached or gave up (locked, connection lost). Retry later."""

@@ -1,0 +1,1 @@
+"""Storage engines: the protocol, the in-memory specification, and the SQL engine."""

@@ -1,0 +1,73 @@
+"""The storage engine protocol: everything the API needs from a store, and nothing else.
+
+Keyword-only options keep call sites readable; only domain values cross this boundary (no
+SQLAlchemy type, no pydantic model). Every engine must pass `tests/contract`, which is written
+against `MemoryEngine`, the executable specification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from app.domain import (
+    AppendCondition,
+    AppendResult,
+    EventInput,
+    Query,
+    ReadResult,
+    Snapshot,
+    SnapshotInput,
+)
+
+
+class EventStorageEngine(Protocol):
+    async def start(self) -> None:
+        """Open connections and make sure the schema is current."""
+
+    async def close(self) -> None:
+        """Release every connection."""
+
+    async def append(
+        self, events: Sequence[EventInput], condition: AppendCondition | None = None
+    ) -> AppendResult:
+        """Store ``events`` atomically at consecutive positions, or nothing.
+
+        Raises AppendConditionFailed when the condition fails and EventIdReused when an id is
+        already stored and the request is not a replay of that earlier append (a replay returns
+        the earlier result with ``replayed`` set, whatever the condition says).
+        """
+
+    async def read(
+        self,
+        query: Query,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int,
+        backwards: bool = False,
+    ) -> ReadResult:
+        """Events matching ``query`` with ``after < position < before``, at most ``limit``."""
+
+    async def head(self) -> int:
+        """The position of the last stored event; 0 for an empty store."""
+
+    async def wait_for_new(self, after: int, timeout: float) -> int:
+        """Wait until the head moves past ``after`` or ``timeout`` seconds pass; return the head.
+
+        Wakes on commits made through this engine; engines that can be shared by several
+        processes also poll, so that a commit made elsewhere is seen within the timeout.
+        """
+
+    async def put_snapshot(self, snapshot: SnapshotInput) -> Snapshot:
+        """Store ``snapshot`` unless the stored one is newer; return the one now stored.
+
+        Raises PositionBeyondHead when ``snapshot.position`` is above the head.
+        """
+
+    async def get_snapshot(self, name: str, key: str) -> Snapshot | None: ...
+
+    async def delete_snapshot(self, name: str, key: str) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""

@@ -1,0 +1,96 @@
+"""PostgreSQL over asyncpg: for several service replicas sharing one store.
+
+- Every write transaction, with or without a condition, first takes one transaction-scoped
+  advisory lock (``pg_advisory_xact_lock`` on a constant), then draws positions. Writers from all
+  replicas queue on it, so commit order equals position order and a reader that follows
+  ``position > last`` never skips an event that commits late. Within one process, writers also
+  queue on an asyncio lock first, so that waiting writers do not each hold a pooled connection
+  idle inside a transaction.
+- Transactions run through ``AsyncConnection.run_sync``: the same Core functions as on SQLite,
+  driven by asyncpg without threads.
+- Reads run at READ COMMITTED: they read the head first and bound the events by it (see sql.py).
+- Schema migrations take another advisory lock, so replicas starting together migrate once.
+- Connection failures surface as StorageUnavailable (HTTP 503); SQLAlchemy discards the broken
+  connection, so the next request gets a fresh one and the service recovers without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.config import Settings
+from app.errors import EventIdReused, StorageUnavailable
+from app.migrations import upgrade
+
+T = TypeVar("T")
+
+WRITER_LOCK = 0x6576656E7473  # "events"
+MIGRATION_LOCK = 0x736368656D61  # "schema"
+
+
+def async_url(database_url: str) -> str:
+    """``postgresql[+driver]://...`` with the asyncpg driver."""
+    url = make_url(database_url)
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+class PostgresRunner:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: AsyncEngine | None = None
+        self._writer = asyncio.Lock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StorageUnavailable("the store is not started")
+        return self._engine
+
+    async def start(self) -> None:
+        self._engine = create_async_engine(
+            async_url(self._settings.database_url),
+            pool_size=self._settings.db_pool_size,
+            max_overflow=self._settings.db_pool_size,
+            pool_timeout=10,
+        )
+
+        def migrate(conn: Connection) -> None:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            upgrade(conn)
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(migrate)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        def locked(conn: Connection) -> T:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
+            return work(conn)
+
+        async with self._writer:
+            try:
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(locked)
+            except IntegrityError as error:
+                raise EventIdReused("an event id of this request is already stored") from error
+            except (OperationalError, InterfaceError, DBAPIError, PoolTimeout, OSError) as error:
+                raise StorageUnavailable(f"PostgreSQL: {error}") from error
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        try:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(work)
+        except (OperationalError, InterfaceError, DBAPIError, PoolTimeout, OSError) as error:
+            raise StorageUnavailable(f"PostgreSQL: {error}") from error

@@ -1,0 +1,406 @@
+"""The SQL storage engine, shared by SQLite and PostgreSQL.
+
+Every operation is one transaction written as a plain synchronous function of a SQLAlchemy Core
+`Connection`. A `TransactionRunner` (app/storage/sqlite.py, app/storage/postgres.py) decides how
+that function runs: on SQLite in a database thread, the whole transaction in one thread hop; on
+PostgreSQL through `AsyncConnection.run_sync` over asyncpg. The runner also holds the one-writer
+rule: every write transaction takes the store's writer lock before it draws positions, so commit
+order equals position order, and the append condition is checked against everything committed.
+
+Positions are drawn as ``max(position) + 1`` under that lock (no sequence): an append's events are
+consecutive and the log has no holes.
+
+Reads take the head first and bound the events by it. Under the writer lock every position up to
+an observed head is already committed, so the marker of a read never runs ahead of what it saw,
+on PostgreSQL's READ COMMITTED as on SQLite's snapshot reads.
+
+A query is answered from indexes: each query item becomes a subquery over ``event_tags`` (primary
+key (tag, position)) or over ``events(type, position)``, ordered and limited on its own, and the
+union of those is joined to ``events``. The top ``limit`` positions of the union are among the top
+``limit`` positions of each item, so no item reads more than ``limit + 1`` rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.engine import Row
+
+from app.config import Settings
+from app.domain import (
+    AppendCondition,
+    AppendResult,
+    Event,
+    EventInput,
+    Query,
+    QueryItem,
+    ReadResult,
+    Snapshot,
+    SnapshotInput,
+    read_marker,
+)
+from app.errors import AppendConditionFailed, PositionBeyondHead
+from app.storage.idempotency import check_batch, replay_of
+from app.storage.signal import CommitSignal
+from app.storage.tables import event_tags, events, snapshots
+
+T = TypeVar("T")
+
+POLL_SECONDS = 1.0
+"""How often a waiting reader looks for commits made by other processes."""
+
+
+class TransactionRunner(Protocol):
+    """Runs one transaction function; the dialect-specific half of the SQL engine."""
+
+    async def start(self) -> None:
+        """Connect and migrate the schema."""
+
+    async def close(self) -> None: ...
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction holding the store's writer lock; commit."""
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a read-only transaction."""
+
+
+class SqlEngine:
+    """`EventStorageEngine` over a `TransactionRunner`."""
+
+    def __init__(self, runner: TransactionRunner) -> None:
+        self._runner = runner
+        self._signal = CommitSignal()
+
+    async def start(self) -> None:
+        await self._runner.start()
+        self._signal.notify(await self.head())
+
+    async def close(self) -> None:
+        await self._runner.close()
+
+    async def ping(self) -> None:
+        await self.head()
+
+    async def head(self) -> int:
+        return await self._runner.read(_head)
+
+    async def append(
+        self, events: Sequence[EventInput], condition: AppendCondition | None = None
+    ) -> AppendResult:
+        # Shielded: a client that disconnects must not abort a transaction half-way through
+        # commit, nor skip the wake-up of waiting readers once it has committed.
+        return await asyncio.shield(self._append(events, condition))
+
+    async def _append(
+        self, events: Sequence[EventInput], condition: AppendCondition | None
+    ) -> AppendResult:
+        check_batch(events)
+        now = datetime.now(UTC)
+        result = await self._runner.write(lambda conn: _append(conn, events, condition, now))
+        if not result.replayed:
+            self._signal.notify(result.last_position)
+        return result
+
+    async def read(
+        self,
+        query: Query,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int,
+        backwards: bool = False,
+    ) -> ReadResult:
+        return await self._runner.read(
+            lambda conn: _read(
+                conn, query, after=after, before=before, limit=limit, backwards=backwards
+            )
+        )
+
+    async def wait_for_new(self, after: int, timeout: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            head = await self._signal.wait(after, max(0.0, min(POLL_SECONDS, remaining)))
+            if head > after:
+                return head
+            # Commits made by another process are only seen by asking the database.
+            self._signal.notify(await self.head())
+            if self._signal.head > after or loop.time() >= deadline:
+                return self._signal.head
+
+    async def put_snapshot(self, snapshot: SnapshotInput) -> Snapshot:
+        now = datetime.now(UTC)
+        return await self._runner.write(lambda conn: _put_snapshot(conn, snapshot, now))
+
+    async def get_snapshot(self, name: str, key: str) -> Snapshot | None:
+        return await self._runner.read(lambda conn: _get_snapshot(conn, name, key))
+
+    async def delete_snapshot(self, name: str, key: str) -> None:
+        await self._runner.write(lambda conn: _delete_snapshot(conn, name, key))
+
+
+def build_sql_engine(settings: Settings) -> SqlEngine:
+    """The SQL engine for ``settings.database_url`` (objects only; no connection yet)."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        from app.storage.sqlite import SqliteRunner
+
+        return SqlEngine(SqliteRunner(settings))
+    if url.startswith("postgresql"):
+        from app.storage.postgres import PostgresRunner
+
+        return SqlEngine(PostgresRunner(settings))
+    raise ValueError(
+        f"unsupported EVENTSTORE_DATABASE_URL {url!r}: use sqlite+aiosqlite:///path.db, "
+        "postgresql+asyncpg://user@host/db or memory://"
+    )
+
+
+# --- transaction bodies: synchronous, one Connection, no commit (the runner commits) ---
+
+
+_HEAD = select(func.max(events.c.position))
+_INSERT_EVENTS = insert(events)
+_INSERT_TAGS = insert(event_tags)
+
+
+def _head(conn: Connection) -> int:
+    return int(conn.execute(_HEAD).scalar() or 0)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps no offset: every timestamp this store writes is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(
+        position=row.position,
+        id=row.id,
+        type=row.type,
+        data=row.data,
+        tags=tuple(orjson.loads(row.tags)),
+        metadata=row.metadata,
+        recorded_at=_utc(row.recorded_at),
+    )
+
+
+def _item_positions(
+    item: QueryItem, *, after: int, upper: int, limit: int, backwards: bool
+) -> Select[Any]:
+    """Positions of the events matching one item within (after, upper], the first ``limit``."""
+    if item.tags:
+        lead = event_tags.alias()
+        column = lead.c.position
+        stmt = select(column.label("position")).where(
+            lead.c.tag == item.tags[0], column > after, column <= upper
+        )
+        for tag in item.tags[1:]:
+            other = event_tags.alias()
+            stmt = stmt.join(other, and_(other.c.position == column, other.c.tag == tag))
+        if item.types:
+            stmt = stmt.join(events, events.c.position == column).where(
+                events.c.type.in_(item.types)
+            )
+    else:
+        column = events.c.position
+        stmt = select(column.label("position")).where(
+            events.c.type.in_(item.types), column > after, column <= upper
+        )
+    return stmt.order_by(column.desc() if backwards else column).limit(limit)
+
+
+def _matching_events(
+    query: Query, *, after: int, upper: int, limit: int, backwards: bool
+) -> Select[Any]:
+    order = events.c.position.desc() if backwards else events.c.position
+    if query.matches_all:
+        return (
+            select(events)
+            .where(events.c.position > after, events.c.position <= upper)
+            .order_by(order)
+            .limit(limit)
+        )
+    per_item = [
+        _item_positions(item, after=after, upper=upper, limit=limit, backwards=backwards)
+        for item in query.items
+    ]
+    if len(per_item) == 1:
+        positions = per_item[0].subquery()
+    else:
+        positions = union(*(select(part.subquery().c.position) for part in per_item)).subquery()
+    return (
+        select(events)
+        .join(positions, positions.c.position == events.c.position)
+        .order_by(order)
+        .limit(limit)
+    )
+
+
+def _read(
+    conn: Connection,
+    query: Query,
+    *,
+    after: int,
+    before: int | None,
+    limit: int,
+    backwards: bool,
+) -> ReadResult:
+    head = _head(conn)
+    upper = head if before is None else min(head, before - 1)
+    rows: Sequence[Row[Any]] = []
+    if upper > after:
+        stmt = _matching_events(
+            query, after=after, upper=upper, limit=limit + 1, backwards=backwards
+        )
+        rows = conn.execute(stmt).all()
+    page = [_event(row) for row in rows[:limit]]
+    has_more = len(rows) > limit
+    marker = read_marker(
+        head=head,
+        before=before,
+        last_returned=page[-1].position if page else None,
+        has_more=has_more,
+        backwards=backwards,
+    )
+    return ReadResult(events=page, head=head, marker=marker, has_more=has_more)
+
+
+def _replay(conn: Connection, batch: Sequence[EventInput]) -> AppendResult | None:
+    """The earlier result if ``batch`` retries an earlier append (see idempotency.py)."""
+    ids = [event.id for event in batch if event.id is not None]
+    if not ids:
+        return None
+    rows = conn.execute(select(events).where(events.c.id.in_(ids))).all()
+    stored: dict[UUID, Event] = {row.id: _event(row) for row in rows}
+    append_first = {row.position: row.append_first for row in rows}
+
+    def is_one_append(first: int, last: int) -> bool:
+        if any(append_first[p] != first for p in range(first, last + 1)):
+            return False
+        following = conn.execute(
+            select(events.c.append_first).where(events.c.position == last + 1)
+        ).scalar()
+        return following != first
+
+    return replay_of(batch, stored, is_one_append)
+
+
+def _first_conflict(conn: Connection, condition: AppendCondition, head: int) -> int | None:
+    """The first position after ``condition.after`` holding an event the condition matches."""
+    after = condition.after or 0
+    if head <= after:
+        return None
+    stmt = _matching_events(
+        condition.fail_if_events_match, after=after, upper=head, limit=1, backwards=False
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else int(row.position)
+
+
+def _append(
+    conn: Connection,
+    batch: Sequence[EventInput],
+    condition: AppendCondition | None,
+    now: datetime,
+) -> AppendResult:
+    replay = _replay(conn, batch)
+    if replay is not None:
+        return replay
+    head = _head(conn)
+    if condition is not None:
+        conflict = _first_conflict(conn, condition, head)
+        if conflict is not None:
+            raise AppendConditionFailed(head=head, conflicting_position=conflict)
+    first = head + 1
+    event_rows: list[dict[str, Any]] = []
+    tag_rows: list[dict[str, Any]] = []
+    for position, event in enumerate(batch, start=first):
+        event_rows.append(
+            {
+                "position": position,
+                "id": event.id or uuid4(),
+                "type": event.type,
+                "data": event.data,
+                "tags": orjson.dumps(event.tags).decode(),
+                "metadata": event.metadata,
+                "recorded_at": now,
+                "append_first": first,
+            }
+        )
+        tag_rows.extend({"tag": tag, "position": position} for tag in event.tags)
+    conn.execute(_INSERT_EVENTS, event_rows)
+    if tag_rows:
+        conn.execute(_INSERT_TAGS, tag_rows)
+    return AppendResult(positions=tuple(range(first, first + len(batch))))
+
+
+def _snapshot(row: Row[Any]) -> Snapshot:
+    return Snapshot(
+        name=row.name,
+        key=row.key,
+        position=row.position,
+        state=row.state,
+        metadata=row.metadata,
+        stored_at=_utc(row.stored_at),
+    )
+
+
+def _get_snapshot(conn: Connection, name: str, key: str) -> Snapshot | None:
+    row = conn.execute(
+        select(snapshots).where(snapshots.c.name == name, snapshots.c.key == key)
+    ).first()
+    return None if row is None else _snapshot(row)
+
+
+def _put_snapshot(conn: Connection, snapshot: SnapshotInput, now: datetime) -> Snapshot:
+    head = _head(conn)
+    if snapshot.position > head:
+        raise PositionBeyondHead(position=snapshot.position, head=head)
+    current = _get_snapshot(conn, snapshot.name, snapshot.key)
+    if current is not None and current.position > snapshot.position:
+        return current
+    values = {
+        "position": snapshot.position,
+        "state": snapshot.state,
+        "metadata": snapshot.metadata,
+        "stored_at": now,
+    }
+    if current is None:
+        conn.execute(insert(snapshots).values(name=snapshot.name, key=snapshot.key, **values))
+    else:
+        conn.execute(
+            update(snapshots)
+            .where(snapshots.c.name == snapshot.name, snapshots.c.key == snapshot.key)
+            .values(**values)
+        )
+    return Snapshot(
+        name=snapshot.name,
+        key=snapshot.key,
+        position=snapshot.position,
+        state=snapshot.state,
+        metadata=snapshot.metadata,
+        stored_at=now,
+    )
+
+
+def _delete_snapshot(conn: Connection, name: str, key: str) -> None:
+    conn.execute(delete(snapshots).where(snapshots.c.name == name, snapshots.c.key == key))
