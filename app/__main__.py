@@ -1,0 +1,66 @@
+"""``python -m app``: serve the API with uvicorn.
+
+Options ``--host`` and ``--port`` override ``EVENTSTORE_HOST`` / ``EVENTSTORE_PORT``; every other
+setting is an ``EVENTSTORE_*`` environment variable (see `app.config.Settings`). The start-up
+line names the database (password masked) and says that the API is open: there is no access
+control yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.main import create_app
+
+logger = logging.getLogger("app")
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/@]*@")
+
+
+def mask_password(url: str) -> str:
+    """``postgresql+asyncpg://user:secret@host/db`` -> ``postgresql+asyncpg://user:***@host/db``."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+
+
+def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Serve the DCB event store. Every setting is also an EVENTSTORE_* "
+        "environment variable.",
+    )
+    parser.add_argument("--host", default=settings.host, help=f"default {settings.host}")
+    parser.add_argument("--port", type=int, default=settings.port, help=f"default {settings.port}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = Settings()
+    args = parse_args(settings, argv)
+    try:
+        settings = Settings(host=args.host, port=args.port)  # validated like the environment
+    except ValidationError as exc:
+        raise SystemExit(f"python -m app: invalid option: {exc}") from exc
+    # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
+    logger.setLevel(settings.log_level.upper())
+    logger.info(
+        "event store on http://%s:%d, database %s; no API tokens configured: the API is open "
+        "to anyone who can reach it",
+        settings.host,
+        settings.port,
+        mask_password(settings.database_url),
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+if __name__ == "__main__":
+    main()

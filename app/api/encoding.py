@@ -1,0 +1,90 @@
+"""Response bodies, built as JSON bytes with orjson straight from domain values.
+
+Deliberate choices:
+
+- Stored payloads (``data``, ``metadata``, ``state``) are already JSON text; they are embedded
+  verbatim with `orjson.Fragment`, never parsed and re-validated. A read of a thousand events
+  costs one orjson call.
+- Timestamps are RFC 3339 in UTC with a ``Z`` and always six fractional digits
+  (``2026-01-01T00:00:00.123456Z``): fixed width, so they also sort as text. A naive datetime
+  (SQLite hands those back) is taken to be UTC already.
+- The shapes are those of the response models of `app.api.schemas`, which document them in
+  OpenAPI; `tests/api` checks that the bodies match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+from app.domain import AppendResult, Event, ReadResult, Snapshot
+
+JSON_MEDIA_TYPE = "application/json"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def rfc3339(moment: datetime) -> str:
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE
+    )
+
+
+def event_body(event: Event) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "id": str(event.id),
+        "type": event.type,
+        "data": orjson.Fragment(event.data),
+        "tags": list(event.tags),
+        "metadata": orjson.Fragment(event.metadata),
+        "recorded_at": rfc3339(event.recorded_at),
+    }
+
+
+def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "name": snapshot.name,
+        "key": snapshot.key,
+        "position": snapshot.position,
+        "state": orjson.Fragment(snapshot.state),
+        "metadata": orjson.Fragment(snapshot.metadata),
+        "stored_at": rfc3339(snapshot.stored_at),
+    }
+
+
+def append_response(result: AppendResult) -> Response:
+    """201 for a new append; 200 with ``Idempotent-Replayed: true`` for a replay."""
+    body = {"positions": list(result.positions), "last_position": result.last_position}
+    if result.replayed:
+        return json_response(body, 200, {REPLAYED_HEADER: "true"})
+    return json_response(body, 201)
+
+
+def read_response(
+    result: ReadResult,
+    *,
+    snapshot: Snapshot | None = None,
+    snapshot_due: bool | None = None,
+) -> Response:
+    """The read body; ``snapshot_due`` is present only when not None (a snapshot was asked)."""
+    body: dict[str, Any] = {
+        "events": [event_body(event) for event in result.events],
+        "marker": result.marker,
+        "head": result.head,
+        "has_more": result.has_more,
+        "snapshot": None if snapshot is None else snapshot_body(snapshot),
+    }
+    if snapshot_due is not None:
+        body["snapshot_due"] = snapshot_due
+    return json_response(body)

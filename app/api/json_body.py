@@ -1,0 +1,88 @@
+"""Request bodies are strict JSON: `StrictJsonRoute`, the route class of every API router.
+
+Deliberate choices:
+
+- Bodies are parsed with orjson, which refuses what is not JSON and what the store could not keep
+  unchanged: ``NaN``/``Infinity`` and numbers that overflow to infinity (the standard library
+  accepts them, and they would come back as ``null``), lone surrogate escapes such as
+  ``"\\ud800"`` (not encodable as UTF-8), invalid UTF-8, nesting deeper than 1024. Any of these is
+  a 422 validation problem, like other malformed JSON.
+- orjson reads integers beyond 64 bits as floats, silently rounding them. A body holding a run
+  of 19 or more digits is therefore parsed once more with the standard library, which keeps
+  integers exact (the text has already been proven strict JSON by orjson, so both parsers agree
+  on everything else). `app.domain.dump_json` writes such integers back unchanged.
+- A body sent with a ``Content-Type`` other than JSON (``application/json`` or ``*/*+json``) is a
+  422 validation problem that says so, rather than a confusing "input should be an object".
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+_LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+
+
+def loads_strict(body: bytes) -> Any:
+    """Parse one JSON document; raise `json.JSONDecodeError` unless it is strict JSON."""
+    value = orjson.loads(body)  # orjson.JSONDecodeError is a json.JSONDecodeError
+    if _LONG_DIGIT_RUN.search(body):
+        value = json.loads(body)
+    return value
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+class StrictJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads_strict(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        expects_body = self.body_field is not None
+
+        async def strict_handler(request: Request) -> Response:
+            strict = StrictJsonRequest(request.scope, request.receive)
+            if expects_body:
+                try:
+                    body = await strict.body()
+                except ClientDisconnect as exc:
+                    raise HTTPException(400, "the client disconnected while sending") from exc
+                content_type = strict.headers.get("content-type")
+                if body and not is_json_content_type(content_type):
+                    raise RequestValidationError(
+                        [
+                            {
+                                "loc": ("header", "content-type"),
+                                "msg": "the body must be JSON, sent with Content-Type: "
+                                f"application/json (got {content_type or 'none'})",
+                                "type": "content_type",
+                            }
+                        ]
+                    )
+            return await handler(strict)
+
+        return strict_handler

@@ -1,0 +1,113 @@
+"""Prometheus metrics of one app, in a registry of its own.
+
+Deliberate choices:
+
+- No global registry: every `create_app` makes a `CollectorRegistry`, so tests can build many
+  apps and two apps in one process never mix their figures.
+- HTTP requests are labelled by route *template* (``/v1/snapshots/{name}/{key}``), never by raw
+  path, so that the label set stays bounded; a request that matches no route is
+  ``<unmatched>``, and an unusual method is ``other``. The middleware is pure ASGI and sits
+  outside the body limit, so 413s count.
+- An exception escaping the application counts as a 500.
+- Appends are counted by outcome (``stored``, ``replayed``), conflicts separately, and events
+  appended only when stored (a replay stores nothing).
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.domain import AppendResult
+
+UNMATCHED_ROUTE = "<unmatched>"
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class ApiMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "eventstore_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "eventstore_http_request_duration_seconds",
+            "Time from request to the end of the response, by method and route template.",
+            ("method", "route"),
+            registry=self.registry,
+        )
+        self.appends = Counter(
+            "eventstore_appends",
+            "Successful appends, by outcome (stored, replayed).",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.append_conflicts = Counter(
+            "eventstore_append_conflicts",
+            "Appends refused because their append condition failed.",
+            registry=self.registry,
+        )
+        self.events_appended = Counter(
+            "eventstore_events_appended",
+            "Events stored by appends.",
+            registry=self.registry,
+        )
+
+    def record_append(self, result: AppendResult) -> None:
+        if result.replayed:
+            self.appends.labels("replayed").inc()
+        else:
+            self.appends.labels("stored").inc()
+            self.events_appended.inc(len(result.positions))
+
+    def record_conflict(self) -> None:
+        self.append_conflicts.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
+            route = _route_template(scope)
+            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)

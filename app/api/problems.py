@@ -1,0 +1,250 @@
+"""The one place where errors become HTTP responses: RFC 9457 ``application/problem+json``.
+
+Deliberate choices:
+
+- `problem_for` maps every error to one problem; `install_problem_handlers` registers it for
+  domain errors, request validation, Starlette's HTTP errors (unknown route, wrong method, ...)
+  and, as the last resort, any other exception (500, logged here with the request line).
+  Starlette's outermost error middleware re-raises an unexpected exception after the 500 is sent,
+  so the server logs its traceback too.
+- Problem types are those of the API contract. A status without a type of its own (400, 405,
+  500, 503) uses ``about:blank`` with the status phrase as title, as RFC 9457 prescribes.
+- `errors` of a validation problem carry only ``loc``, ``msg`` and ``type``: never the input,
+  which may be bytes, invalid UTF-8 or simply large, and never pydantic's ``ctx``/``url``.
+- A bad position for a snapshot (`PositionBeyondHead`) is a validation problem with one error on
+  ``body.position``, so that every ``/problems/validation`` has the same shape.
+- `StorageUnavailable` is a 503 with ``Retry-After: 1``: the database was locked or unreachable
+  for a moment; a retry soon is the right reaction. The driver's message is logged, not sent:
+  it may name hosts and users.
+- Request bodies over the limits raise `PayloadTooLarge`, a Starlette `HTTPException` so that
+  FastAPI lets it through its body reading untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
+
+from app.api.schemas import ConflictProblem, Problem, ValidationProblem
+from app.errors import (
+    AppendConditionFailed,
+    EventIdReused,
+    EventStoreError,
+    PositionBeyondHead,
+    SnapshotNotFound,
+    StorageUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+VALIDATION = "/problems/validation"
+APPEND_CONDITION_FAILED = "/problems/append-condition-failed"
+EVENT_ID_REUSED = "/problems/event-id-reused"
+PAYLOAD_TOO_LARGE = "/problems/payload-too-large"
+NOT_FOUND = "/problems/not-found"
+RETRY_AFTER_SECONDS = 1
+
+_TYPED_STATUSES = {404: (NOT_FOUND, "Not found"), 413: (PAYLOAD_TOO_LARGE, "Payload too large")}
+
+
+class PayloadTooLarge(HTTPException):
+    """The request is over a configured size limit (body bytes, events per append)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str,
+    problem_type: str = "about:blank",
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    body = {
+        "type": problem_type,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def validation_problem(errors: Sequence[Any]) -> Response:
+    safe = [_safe_error(error) for error in errors]
+    if safe:
+        first = safe[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        if len(safe) > 1:
+            detail += f" (and {len(safe) - 1} more)"
+    else:
+        detail = "the request is not valid"
+    return problem_response(
+        422, problem_type=VALIDATION, title="Invalid request", detail=detail, errors=safe
+    )
+
+
+def _safe_error(error: Any) -> dict[str, Any]:
+    """One JSON-safe error item: ``loc`` of strings and integers, ``msg`` and ``type`` strings."""
+    if not isinstance(error, Mapping):
+        return {"loc": [], "msg": str(error), "type": "value_error"}
+    loc_value = error.get("loc", ())
+    parts = loc_value if isinstance(loc_value, list | tuple) else (loc_value,)
+    loc = [p if isinstance(p, str | int) and not isinstance(p, bool) else str(p) for p in parts]
+    msg = str(error.get("msg", ""))
+    error_type = str(error.get("type", "value_error"))
+    ctx = error.get("ctx")
+    if error_type == "json_invalid" and isinstance(ctx, Mapping) and "error" in ctx:
+        msg = f"{msg}: {ctx['error']}"
+    return {"loc": loc, "msg": msg, "type": error_type}
+
+
+def problem_for(request: Request, exc: Exception) -> Response:
+    """The problem response for ``exc``."""
+    match exc:
+        case AppendConditionFailed():
+            return problem_response(
+                409,
+                problem_type=APPEND_CONDITION_FAILED,
+                title="Append condition failed",
+                detail=f"{exc}; nothing was stored",
+                head=exc.head,
+                conflicting_position=exc.conflicting_position,
+            )
+        case EventIdReused():
+            return problem_response(
+                422, problem_type=EVENT_ID_REUSED, title="Event id reused", detail=exc.detail
+            )
+        case PositionBeyondHead():
+            return validation_problem(
+                [{"loc": ("body", "position"), "msg": str(exc), "type": "position_beyond_head"}]
+            )
+        case SnapshotNotFound():
+            return problem_response(404, problem_type=NOT_FOUND, title="Not found", detail=str(exc))
+        case StorageUnavailable():
+            logger.warning(
+                "storage unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+            return problem_response(
+                503,
+                detail="the database is not available; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        case RequestValidationError():
+            return validation_problem(exc.errors())
+        case HTTPException():
+            problem_type, title = _TYPED_STATUSES.get(exc.status_code, ("about:blank", None))
+            detail = str(exc.detail)
+            headers = dict(exc.headers or {})
+            if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
+                detail = f"no route matches {request.method} {request.url.path}"
+            elif exc.status_code == 405:
+                allowed = _allowed_methods(request)
+                headers["Allow"] = ", ".join(allowed)
+                detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+            return problem_response(
+                exc.status_code,
+                problem_type=problem_type,
+                title=title,
+                detail=detail,
+                headers=headers,
+            )
+        case _:
+            logger.error(
+                "unexpected %s on %s %s",
+                type(exc).__name__,
+                request.method,
+                request.url.path,
+                exc_info=exc,
+            )
+            return problem_response(500, detail="an unexpected error occurred; it was logged")
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path (Starlette's ``Allow`` names only those of
+    the first route that matched the path, e.g. POST but not GET on ``/v1/events``)."""
+    routes: list[BaseRoute] = request.app.router.routes
+    base = {"type": "http", "path": request.scope["path"], "root_path": "", "headers": []}
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**base, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return problem_for(request, exc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    for exc_class in (EventStoreError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(exc_class, _handle)
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    400: "The request could not be read.",
+    404: "Not found (`/problems/not-found`).",
+    409: "The append condition failed; nothing was stored (`/problems/append-condition-failed`).",
+    413: "Over the configured size limits (`/problems/payload-too-large`).",
+    422: "Malformed input (`/problems/validation`, with `errors`).",
+    503: "The database is not available; retry after `Retry-After` seconds.",
+}
+
+
+def problem_responses(
+    *statuses: int, models: Mapping[int, Any] | None = None, **descriptions: str
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entries of a route for the problems it can answer.
+
+    ``models`` overrides the schema of a status (409 defaults to `ConflictProblem`, 422 to
+    `ValidationProblem`, others to `Problem`); ``descriptions`` (keyed ``s422`` etc.) override a
+    description. `use_problem_media_type` moves these schemas under ``application/problem+json``.
+    """
+    default_models: dict[int, Any] = {409: ConflictProblem, 422: ValidationProblem}
+    chosen = {**default_models, **(models or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "model": chosen.get(status, Problem),
+            "description": descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "")),
+        }
+        if status == 503:
+            response["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
+            }
+        responses[status] = response
+    return responses
+
+
+def use_problem_media_type(openapi: dict[str, Any]) -> dict[str, Any]:
+    """In an OpenAPI document, declare every 4xx/5xx body as ``application/problem+json``
+    (FastAPI files the schemas of extra responses under the route's own media type)."""
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if status[:1] in {"4", "5"} and content and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return openapi

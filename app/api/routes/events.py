@@ -1,0 +1,186 @@
+"""Append and read events: ``POST /v1/events``, ``POST /v1/events/query``, ``GET /v1/events``.
+
+Thin on purpose: convert the wire models, call the storage engine, encode the result.
+
+Deliberate choices:
+
+- More than ``max_events_per_append`` events is a 413 (a size limit, like the body bytes);
+  more than ``max_query_items`` items, or ``max_values_per_item`` types or tags in one item, is a
+  422 validation problem pointing at the offending list: the request is well within the size
+  limits, but its query is one the server will not run.
+- ``X-Correlation-ID`` / ``X-Causation-ID`` are written into each event's metadata as
+  ``correlation_id`` / ``causation_id`` unless the event's metadata already has them; then the
+  ``metadata_tag_keys`` tags are derived (so a correlation id can become a tag too). A retry of
+  an idempotent append must send the same headers, or its metadata differs (422 id reused).
+- A read with a snapshot reads from ``max(after, snapshot.position)``; ``snapshot_due`` is true
+  when the events returned reach ``snapshot_after_events``. Without a stored snapshot the read
+  starts at ``after``, and ``snapshot`` is null.
+- ``limit`` absent, null or above ``max_read_limit`` is ``max_read_limit``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response
+
+from app.api import schemas
+from app.api.deps import AppSettings, Metrics, Store
+from app.api.encoding import REPLAYED_HEADER, append_response, read_response
+from app.api.json_body import StrictJsonRoute
+from app.api.problems import PayloadTooLarge, problem_responses
+from app.config import Settings
+from app.domain import Query as DomainQuery
+from app.domain import ReadResult
+from app.errors import AppendConditionFailed
+from app.storage.engine import EventStorageEngine
+
+router = APIRouter(tags=["events"], route_class=StrictJsonRoute)
+
+
+@router.post(
+    "/v1/events",
+    operation_id="append_events",
+    summary="Append events",
+    status_code=201,
+    response_model=schemas.AppendResponse,
+    response_description="Stored, at consecutive positions.",
+    responses={
+        200: {
+            "model": schemas.AppendResponse,
+            "description": "A retry of an earlier append (every id given, same content): its "
+            "original result.",
+            "headers": {
+                REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}},
+            },
+        },
+        **problem_responses(
+            409,
+            413,
+            422,
+            503,
+            models={422: schemas.ValidationProblem | schemas.Problem},
+            s422="Malformed input (`/problems/validation`), or an event id already stored by "
+            "another append (`/problems/event-id-reused`).",
+        ),
+    },
+)
+async def append_events(
+    body: schemas.AppendRequest,
+    store: Store,
+    settings: AppSettings,
+    metrics: Metrics,
+    x_correlation_id: Annotated[
+        str | None, Header(description="Recorded as `metadata.correlation_id` unless present.")
+    ] = None,
+    x_causation_id: Annotated[
+        str | None, Header(description="Recorded as `metadata.causation_id` unless present.")
+    ] = None,
+) -> Response:
+    """Store the events atomically, in order, at consecutive positions, or none of them."""
+    if len(body.events) > settings.max_events_per_append:
+        raise PayloadTooLarge(
+            f"{len(body.events)} events in one append; the limit is "
+            f"{settings.max_events_per_append}"
+        )
+    events = [
+        schemas.to_event_input(
+            event,
+            index=index,
+            correlation_id=x_correlation_id,
+            causation_id=x_causation_id,
+            metadata_tag_keys=settings.metadata_tag_keys,
+        )
+        for index, event in enumerate(body.events)
+    ]
+    condition = schemas.to_append_condition(
+        body.condition,
+        max_items=settings.max_query_items,
+        max_values=settings.max_values_per_item,
+    )
+    try:
+        result = await store.append(events, condition)
+    except AppendConditionFailed:
+        metrics.record_conflict()
+        raise
+    metrics.record_append(result)
+    return append_response(result)
+
+
+@router.post(
+    "/v1/events/query",
+    operation_id="read_events",
+    summary="Read events matching a query",
+    response_model=schemas.ReadResponse,
+    responses=problem_responses(413, 422, 503),
+)
+async def read_events(
+    store: Store,
+    settings: AppSettings,
+    body: Annotated[schemas.ReadRequest, Body(default_factory=schemas.ReadRequest)],
+) -> Response:
+    """Events matching ``query`` with ``after < position < before``, in position order (reversed
+    when ``backwards``), at most ``limit``; page on with ``after = marker``. The body is optional:
+    none (or ``{}``) reads every event."""
+    query = schemas.to_query(
+        body.query,
+        max_items=settings.max_query_items,
+        max_values=settings.max_values_per_item,
+        loc=("body", "query"),
+    )
+    if body.snapshot is None:
+        return read_response(await _read(store, settings, query, body))
+    snapshot = await store.get_snapshot(body.snapshot.name, body.snapshot.key)
+    after = body.after if snapshot is None else max(body.after, snapshot.position)
+    result = await _read(store, settings, query, body, after=after)
+    due = len(result.events) >= settings.snapshot_after_events
+    return read_response(result, snapshot=snapshot, snapshot_due=due)
+
+
+@router.get(
+    "/v1/events",
+    operation_id="list_events",
+    summary="Read events (query parameters)",
+    response_model=schemas.ReadResponse,
+    responses=problem_responses(422, 503),
+)
+async def list_events(
+    params: Annotated[schemas.ListEventsParams, Query()],
+    store: Store,
+    settings: AppSettings,
+) -> Response:
+    """The same read for curl: the ``type``s and ``tag``s form one query item; with neither,
+    every event matches. Unknown parameters are refused (422)."""
+    if params.types or params.tags:
+        item = schemas.to_query_item(
+            params.types,
+            params.tags,
+            max_values=settings.max_values_per_item,
+            loc=("query",),
+            names=("type", "tag"),
+        )
+        query = DomainQuery(items=(item,))
+    else:
+        query = DomainQuery()
+    return read_response(await _read(store, settings, query, params))
+
+
+def _clamp(limit: int | None, settings: Settings) -> int:
+    return settings.max_read_limit if limit is None else min(limit, settings.max_read_limit)
+
+
+async def _read(
+    store: EventStorageEngine,
+    settings: Settings,
+    query: DomainQuery,
+    request: schemas.ReadRequest | schemas.ListEventsParams,
+    *,
+    after: int | None = None,
+) -> ReadResult:
+    return await store.read(
+        query,
+        after=request.after if after is None else after,
+        before=request.before,
+        limit=_clamp(request.limit, settings),
+        backwards=request.backwards,
+    )

@@ -1,0 +1,68 @@
+"""Operations: ``GET /v1/head``, ``/healthz``, ``/readyz``, ``/metrics``.
+
+Deliberate choices:
+
+- ``/healthz`` answers as long as the process serves HTTP; it touches no database, so that an
+  orchestrator does not restart a healthy process during a database outage.
+- ``/readyz`` pings the database (`engine.ping`): 200, or the 503 problem of
+  `StorageUnavailable`.
+- All four are in the OpenAPI document (tag ``operations``), with clean operation ids.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.api import schemas
+from app.api.deps import Metrics, Store
+from app.api.encoding import json_response
+from app.api.problems import problem_responses
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/v1/head",
+    operation_id="get_head",
+    summary="The position of the last stored event",
+    response_model=schemas.Head,
+    responses=problem_responses(503),
+)
+async def get_head(store: Store) -> Response:
+    """0 for an empty store."""
+    return json_response({"head": await store.head()})
+
+
+@router.get(
+    "/healthz",
+    operation_id="healthz",
+    summary="The process is up",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    summary="The database answers",
+    responses={
+        200: {"content": {"application/json": {"example": {"status": "ready"}}}},
+        **problem_responses(503, s503="The database does not answer."),
+    },
+)
+async def readyz(store: Store) -> Response:
+    await store.ping()
+    return json_response({"status": "ready"})
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(registry: Metrics) -> Response:
+    return Response(registry.render(), media_type=registry.content_type)

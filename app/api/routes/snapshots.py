@@ -1,0 +1,77 @@
+"""Snapshots: ``PUT``/``GET``/``DELETE /v1/snapshots/{name}/{key}``.
+
+Deliberate choices:
+
+- ``name`` and ``key`` are 1 to 255 characters without NUL, like event types.
+- ``state`` is required in a PUT (``null`` is a valid state, a forgotten one is a client bug);
+  ``metadata`` defaults to ``{}``.
+- A PUT answers 200 with the snapshot now stored, which is the older one when the stored
+  snapshot is newer than the one sent: the client sees what a later read will start from.
+- DELETE is idempotent: 204 whether or not a snapshot was stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from app.api import schemas
+from app.api.deps import Store
+from app.api.encoding import json_response, snapshot_body
+from app.api.json_body import StrictJsonRoute
+from app.api.problems import problem_responses
+from app.errors import SnapshotNotFound
+
+router = APIRouter(tags=["snapshots"], route_class=StrictJsonRoute)
+
+SNAPSHOT_PATH = "/v1/snapshots/{name}/{key}"
+Name = Annotated[schemas.SnapshotNamePart, Path(description="The state's name.")]
+Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")]
+
+
+@router.put(
+    SNAPSHOT_PATH,
+    operation_id="put_snapshot",
+    summary="Store a snapshot",
+    response_model=schemas.Snapshot,
+    response_description="The snapshot now stored (the older one is kept when it is newer).",
+    responses=problem_responses(
+        413,
+        422,
+        503,
+        s422="Malformed input, or `position` above the head (`/problems/validation`).",
+    ),
+)
+async def put_snapshot(name: Name, key: Key, body: schemas.SnapshotPut, store: Store) -> Response:
+    """Store the state ``name`` of ``key``, folded up to ``position``, unless the stored one is
+    newer."""
+    stored = await store.put_snapshot(schemas.to_snapshot_input(name, key, body))
+    return json_response(snapshot_body(stored))
+
+
+@router.get(
+    SNAPSHOT_PATH,
+    operation_id="get_snapshot",
+    summary="Load a snapshot",
+    response_model=schemas.Snapshot,
+    responses=problem_responses(404, 422, 503),
+)
+async def get_snapshot(name: Name, key: Key, store: Store) -> Response:
+    snapshot = await store.get_snapshot(name, key)
+    if snapshot is None:
+        raise SnapshotNotFound(name, key)
+    return json_response(snapshot_body(snapshot))
+
+
+@router.delete(
+    SNAPSHOT_PATH,
+    operation_id="delete_snapshot",
+    summary="Delete a snapshot",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(422, 503),
+)
+async def delete_snapshot(name: Name, key: Key, store: Store) -> Response:
+    await store.delete_snapshot(name, key)
+    return Response(status_code=204)

@@ -1,0 +1,368 @@
+"""Wire models of the HTTP API, and their conversion to domain values.
+
+Deliberate choices:
+
+- Every request model forbids unknown fields (422). A typo such as ``"conditon"`` or ``"tag"`` for
+  ``"tags"`` must never silently drop a condition or widen a query. The query parameters of
+  ``GET /v1/events`` are a model too, for the same reason.
+- ``type``, tags and snapshot names refuse NUL characters: PostgreSQL text cannot hold them, and
+  no sane client means them.
+- Tags of an event to append are deduplicated keeping the first occurrence; the order of the
+  remaining tags is the client's.
+- Limits that depend on the settings of one app (``max_query_items``, ``max_values_per_item``) are
+  checked by the converters below, not by the models, and answer the same 422 validation problem
+  as a schema error. Too many events in one append is a 413, checked by the route.
+- Payloads (``data``, ``metadata``, ``state``) are serialised once here with
+  `app.domain.dump_json`; the store keeps that text and responses embed it verbatim.
+- The response models only document the responses: routes build response bodies directly with
+  orjson (`app.api.encoding`) and stored events are never re-validated through pydantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from app import domain
+from app.domain import dump_json
+
+
+def _refuse_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+EventTypeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul)
+]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_refuse_nul)]
+SnapshotNamePart = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul)
+]
+JsonObject = dict[str, Any]
+
+
+class RequestModel(BaseModel):
+    """Base of every request model: unknown fields are an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class EventInput(RequestModel):
+    type: EventTypeName
+    data: Any = Field(None, description="Any JSON value, stored and returned unchanged.")
+    tags: list[Tag] = Field(
+        default_factory=list,
+        description="Opaque strings (convention `key:value`); duplicates "
+        "are dropped, keeping the first occurrence.",
+    )
+    metadata: JsonObject = Field(default_factory=dict)
+    id: UUID | None = Field(
+        None, description="Unique across the store; the server makes one when absent."
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _drop_duplicate_tags(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))
+
+
+class QueryItem(RequestModel):
+    types: list[EventTypeName] = Field(
+        default_factory=list, description="The event's type is one of these (any when empty)."
+    )
+    tags: list[Tag] = Field(
+        default_factory=list, description="The event carries every one of these tags."
+    )
+
+    @model_validator(mode="after")
+    def _types_or_tags(self) -> QueryItem:
+        if not self.types and not self.tags:
+            raise ValueError(
+                "a query item needs types or tags; to match every event, send no items"
+            )
+        return self
+
+
+class Query(RequestModel):
+    items: list[QueryItem] = Field(
+        default_factory=list,
+        description="An event matches when it matches any item; no items match every event.",
+    )
+
+
+class AppendCondition(RequestModel):
+    fail_if_events_match: Query
+    after: NonNegativeInt | None = Field(
+        None,
+        description="Usually the `marker` of the read the decision was based on; null: "
+        "fail if any matching event exists.",
+    )
+
+
+class AppendRequest(RequestModel):
+    events: list[EventInput] = Field(min_length=1)
+    condition: AppendCondition | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _ids_unique_in_request(cls, events: list[EventInput]) -> list[EventInput]:
+        first_index: dict[UUID, int] = {}
+        for index, event in enumerate(events):
+            if event.id is None:
+                continue
+            if event.id in first_index:
+                raise ValueError(
+                    f"event id {event.id} is given twice in this request "
+                    f"(events {first_index[event.id]} and {index})"
+                )
+            first_index[event.id] = index
+        return events
+
+
+class SnapshotRef(RequestModel):
+    name: SnapshotNamePart
+    key: SnapshotNamePart
+
+
+class ReadRequest(RequestModel):
+    query: Query | None = Field(None, description="Null or absent: every event.")
+    after: NonNegativeInt = 0
+    before: PositiveInt | None = None
+    limit: PositiveInt | None = Field(
+        None, description="Null or absent, or above the server's maximum: the maximum."
+    )
+    backwards: bool = False
+    snapshot: SnapshotRef | None = Field(
+        None, description="Load this snapshot and read only the events after its position."
+    )
+
+
+class ListEventsParams(RequestModel):
+    """Query parameters of ``GET /v1/events``: the ``type``s and ``tag``s form one query item."""
+
+    types: list[EventTypeName] = Field(default_factory=list, alias="type")
+    tags: list[Tag] = Field(default_factory=list, alias="tag")
+    after: NonNegativeInt = 0
+    before: PositiveInt | None = None
+    limit: PositiveInt | None = None
+    backwards: bool = False
+
+
+class SnapshotPut(RequestModel):
+    position: NonNegativeInt = Field(description="The state is folded up to this position.")
+    state: Any = Field(description="Any JSON value.")
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+# --- responses (documentation only; bodies are built by app.api.encoding) ---------------------
+
+
+class AppendResponse(BaseModel):
+    positions: list[int]
+    last_position: int
+
+
+class Event(BaseModel):
+    position: int
+    id: UUID
+    type: str
+    data: Any
+    tags: list[str]
+    metadata: JsonObject
+    recorded_at: datetime
+
+
+class Snapshot(BaseModel):
+    name: str
+    key: str
+    position: int
+    state: Any
+    metadata: JsonObject
+    stored_at: datetime
+
+
+class ReadResponse(BaseModel):
+    events: list[Event]
+    marker: int = Field(
+        description="Put it in `condition.after` when appending a decision based on this read."
+    )
+    head: int
+    has_more: bool
+    snapshot: Snapshot | None = Field(
+        description="The snapshot the read started from; null when none was asked or stored."
+    )
+    snapshot_due: bool | SkipJsonSchema[None] = Field(
+        None,
+        description="Present only when a snapshot was asked: true when the events returned "
+        "reach the server's threshold, the hint to store a fresh snapshot.",
+    )
+
+
+class Head(BaseModel):
+    head: int
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    errors: list[ValidationErrorItem]
+
+
+class ConflictProblem(Problem):
+    head: int
+    conflicting_position: int
+
+
+# --- conversion to domain values --------------------------------------------------------------
+
+
+def _invalid(loc: Sequence[str | int], msg: str, error_type: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": error_type}])
+
+
+def _limited(values: Sequence[str], limit: int, loc: Sequence[str | int]) -> tuple[str, ...]:
+    if len(values) > limit:
+        raise _invalid(loc, f"at most {limit} values per query item", "too_long")
+    return tuple(values)
+
+
+def to_query_item(
+    types: Sequence[str],
+    tags: Sequence[str],
+    *,
+    max_values: int,
+    loc: Sequence[str | int],
+    names: tuple[str, str] = ("types", "tags"),
+) -> domain.QueryItem:
+    """``names`` are the names of the two lists in error locations."""
+    return domain.QueryItem(
+        types=_limited(types, max_values, (*loc, names[0])),
+        tags=_limited(tags, max_values, (*loc, names[1])),
+    )
+
+
+def to_query(
+    query: Query | None, *, max_items: int, max_values: int, loc: Sequence[str | int]
+) -> domain.Query:
+    """The domain query, with the app's limits enforced (422 when exceeded)."""
+    if query is None:
+        return domain.MATCH_ALL
+    if len(query.items) > max_items:
+        raise _invalid((*loc, "items"), f"at most {max_items} items per query", "too_long")
+    return domain.Query(
+        items=tuple(
+            to_query_item(item.types, item.tags, max_values=max_values, loc=(*loc, "items", i))
+            for i, item in enumerate(query.items)
+        )
+    )
+
+
+def to_append_condition(
+    condition: AppendCondition | None, *, max_items: int, max_values: int
+) -> domain.AppendCondition | None:
+    if condition is None:
+        return None
+    query = to_query(
+        condition.fail_if_events_match,
+        max_items=max_items,
+        max_values=max_values,
+        loc=("body", "condition", "fail_if_events_match"),
+    )
+    return domain.AppendCondition(fail_if_events_match=query, after=condition.after)
+
+
+def _tag_value(value: Any) -> str | None:
+    """How a metadata value is written in a derived tag: strings as they are, numbers and
+    booleans as JSON writes them (``true``, ``1.5``); anything else derives no tag."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return dump_json(value)
+    return None
+
+
+def to_event_input(
+    event: EventInput,
+    *,
+    index: int,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    metadata_tag_keys: Sequence[str] = (),
+) -> domain.EventInput:
+    """The domain event to append.
+
+    ``correlation_id``/``causation_id`` (from the request headers) are written into the
+    metadata unless the event's metadata already has them. Then each key of
+    ``metadata_tag_keys`` present in the metadata with a scalar value adds the tag
+    ``key:value`` after the client's tags (a tag already present is not repeated).
+    """
+    metadata = event.metadata
+    if correlation_id is not None and "correlation_id" not in metadata:
+        metadata = {**metadata, "correlation_id": correlation_id}
+    if causation_id is not None and "causation_id" not in metadata:
+        metadata = {**metadata, "causation_id": causation_id}
+    tags = dict.fromkeys(event.tags)
+    for key in metadata_tag_keys:
+        value = _tag_value(metadata.get(key))
+        if value is None:
+            continue
+        tag = f"{key}:{value}"
+        if len(tag) > 256 or "\x00" in tag:
+            raise _invalid(
+                ("body", "events", index, "metadata", key),
+                f"the tag {key}:<value> derived from this metadata value must be at most 256 "
+                "characters, without NUL",
+                "derived_tag_invalid",
+            )
+        tags.setdefault(tag)
+    return domain.EventInput(
+        type=event.type,
+        data=dump_json(event.data),
+        tags=tuple(tags),
+        metadata=dump_json(metadata),
+        id=event.id,
+    )
+
+
+def to_snapshot_input(name: str, key: str, body: SnapshotPut) -> domain.SnapshotInput:
+    return domain.SnapshotInput(
+        name=name,
+        key=key,
+        position=body.position,
+        state=dump_json(body.state),
+        metadata=dump_json(body.metadata),
+    )
