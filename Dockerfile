@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# The event store service on its embedded SQLite store, kept in the /data volume.
+# Point EVENTSTORE_DATABASE_URL at postgresql+asyncpg://... to use PostgreSQL instead.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+# .dockerignore lets in only pyproject.toml, README.md and app/.
+COPY . .
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin eventstore \
+    && mkdir /data && chown eventstore:eventstore /data
+
+USER eventstore
+# No source tree in the working directory: `python -m app` runs the installed package.
+WORKDIR /data
+VOLUME /data
+ENV EVENTSTORE_DATABASE_URL=sqlite+aiosqlite:////data/eventstore.db
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('EVENTSTORE_PORT', '8000') + '/healthz', timeout=4)"]
+
+CMD ["python", "-m", "app", "--host", "0.0.0.0"]
