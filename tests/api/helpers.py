@@ -1,0 +1,85 @@
+"""Building an API client over ASGI for one app, and small request helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """In-memory settings, with every value the API tests rely on set explicitly (so that an
+    ``EVENTSTORE_*`` variable in the environment cannot change them)."""
+    values: dict[str, Any] = {
+        "database_url": "memory://",
+        "max_body_bytes": 4 * 1024 * 1024,
+        "max_events_per_append": 1000,
+        "max_read_limit": 1000,
+        "max_query_items": 100,
+        "max_values_per_item": 100,
+        "snapshot_after_events": 100,
+        "metadata_tag_keys": [],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with LifespanManager(app):
+        yield app
+
+
+def client_for(app: FastAPI, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://eventstore.test")
+
+
+@asynccontextmanager
+async def api_client(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(settings or make_settings()) as app, client_for(app) as client:
+        yield client
+
+
+def event(event_type: str = "Happened", *tags: str, **fields: Any) -> dict[str, Any]:
+    return {"type": event_type, "tags": list(tags), **fields}
+
+
+async def append(client: httpx.AsyncClient, *events: dict[str, Any], **body: Any) -> httpx.Response:
+    return await client.post("/v1/events", json={"events": list(events), **body})
+
+
+async def append_ok(client: httpx.AsyncClient, *events: dict[str, Any]) -> list[int]:
+    response = await append(client, *events)
+    assert response.status_code == 201, response.text
+    positions: list[int] = response.json()["positions"]
+    return positions
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+def assert_problem(response: httpx.Response, status: int, problem_type: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == problem_type
+    assert body["status"] == status
+    assert isinstance(body["title"], str)
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body
+
+
+def error_locs(body: dict[str, Any]) -> list[list[str | int]]:
+    return [error["loc"] for error in body["errors"]]

@@ -1,0 +1,58 @@
+"""create_app does no I/O; the lifespan builds, starts and closes the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+import app.main
+from app.__main__ import mask_password
+from app.storage.memory import MemoryEngine
+from tests.api.helpers import make_settings, running_app
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingEngine(MemoryEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_create_app_builds_no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("the engine must be built in the lifespan, not by create_app")
+
+    monkeypatch.setattr(app.main, "build_engine", refuse)
+
+    created = app.main.create_app(make_settings(database_url="sqlite+aiosqlite:////no/such.db"))
+
+    assert not hasattr(created.state, "engine")
+
+
+async def test_lifespan_starts_the_engine_and_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = RecordingEngine()
+    monkeypatch.setattr(app.main, "build_engine", lambda settings: engine)
+
+    async with running_app(make_settings()) as running:
+        assert running.state.engine is engine
+        assert engine.calls == ["start"]
+
+    assert engine.calls == ["start", "close"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+asyncpg://user:s3cret@db:5432/es", "postgresql+asyncpg://user:***@db:5432/es"),
+        ("postgresql+asyncpg://user@db/es", "postgresql+asyncpg://user@db/es"),
+        ("sqlite+aiosqlite:///eventstore.db", "sqlite+aiosqlite:///eventstore.db"),
+    ],
+)
+def test_start_up_line_masks_the_database_password(url: str, shown: str) -> None:
+    assert mask_password(url) == shown

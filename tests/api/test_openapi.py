@@ -1,0 +1,84 @@
+"""The OpenAPI document: operation ids, problem media types, response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    openapi: dict[str, Any] = response.json()
+    return openapi
+
+
+def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        operation["operationId"]: operation
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+    }
+
+
+async def test_document_is_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1")
+
+
+async def test_operation_ids_are_clean(document: dict[str, Any]) -> None:
+    assert set(operations(document)) == {
+        "append_events",
+        "read_events",
+        "list_events",
+        "put_snapshot",
+        "get_snapshot",
+        "delete_snapshot",
+        "get_head",
+        "healthz",
+        "readyz",
+        "metrics",
+    }
+
+
+async def test_error_responses_are_problem_json(document: dict[str, Any]) -> None:
+    for operation_id, operation in operations(document).items():
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert set(response["content"]) == {"application/problem+json"}, operation_id
+
+
+async def test_append_declares_its_outcomes(document: dict[str, Any]) -> None:
+    responses = operations(document)["append_events"]["responses"]
+
+    assert set(responses) == {"200", "201", "409", "413", "422", "503"}
+    conflict = responses["409"]["content"]["application/problem+json"]["schema"]
+    assert conflict == {"$ref": "#/components/schemas/ConflictProblem"}
+    assert "Idempotent-Replayed" in responses["200"]["headers"]
+
+
+async def test_read_response_schema_documents_snapshot_due_as_optional(
+    document: dict[str, Any],
+) -> None:
+    schema = document["components"]["schemas"]["ReadResponse"]
+
+    assert schema["properties"]["snapshot_due"]["type"] == "boolean"
+    assert "snapshot_due" not in schema["required"]
+    assert "snapshot" in schema["required"]
+
+
+async def test_list_events_documents_repeatable_type_and_tag(document: dict[str, Any]) -> None:
+    parameters = {p["name"]: p for p in operations(document)["list_events"]["parameters"]}
+
+    assert set(parameters) == {"type", "tag", "after", "before", "limit", "backwards"}
+    assert parameters["type"]["schema"]["type"] == "array"
+
+
+def test_the_committed_document_is_current() -> None:
+    from scripts.export_openapi import DOCUMENT, render
+
+    assert DOCUMENT.read_text() == render(), "run: python scripts/export_openapi.py"

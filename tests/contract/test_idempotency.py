@@ -1,0 +1,161 @@
+"""Idempotent append: a retry of an earlier append (same ids, same content) gets its result back;
+any other reuse of a stored id is refused with EventIdReused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID, uuid4
+
+import pytest
+
+from app.domain import AppendCondition, EventInput, dump_json
+from app.errors import EventIdReused
+from app.storage.engine import EventStorageEngine
+from tests.contract.helpers import item, new_event, query, stored_positions
+
+pytestmark = pytest.mark.anyio
+
+
+def batch(*ids: UUID) -> list[EventInput]:
+    return [
+        new_event(
+            "Registered",
+            tags=[f"user:{index}", "batch"],
+            data={"index": index, "big": 2**80},
+            metadata={"by": "test"},
+            event_id=event_id,
+        )
+        for index, event_id in enumerate(ids)
+    ]
+
+
+async def test_retry_returns_the_earlier_positions(engine: EventStorageEngine) -> None:
+    events = batch(uuid4(), uuid4())
+    await engine.append([new_event()])
+    first = await engine.append(events)
+    await engine.append([new_event()])
+
+    retry = await engine.append(events)
+
+    assert (first.positions, first.replayed) == ((2, 3), False)
+    assert (retry.positions, retry.replayed) == ((2, 3), True)
+
+
+async def test_retry_stores_nothing(engine: EventStorageEngine) -> None:
+    events = batch(uuid4(), uuid4())
+    await engine.append(events)
+
+    await engine.append(events)
+
+    assert await engine.head() == 2
+    assert await stored_positions(engine) == [1, 2]
+
+
+async def test_retry_is_replayed_even_when_its_condition_now_fails(
+    engine: EventStorageEngine,
+) -> None:
+    events = batch(uuid4())
+    condition = AppendCondition(query(item(types=["Registered"])), after=None)
+    await engine.append(events, condition)
+
+    retry = await engine.append(events, condition)
+
+    assert (retry.positions, retry.replayed) == ((1,), True)
+
+
+async def test_retry_compares_json_values_not_key_order(engine: EventStorageEngine) -> None:
+    event_id = uuid4()
+    await engine.append([EventInput(type="T", data='{"a":1,"b":2}', id=event_id)])
+
+    retry = await engine.append([EventInput(type="T", data='{"b":2,"a":1}', id=event_id)])
+
+    assert (retry.positions, retry.replayed) == ((1,), True)
+
+
+async def test_retry_ignores_tag_order(engine: EventStorageEngine) -> None:
+    event_id = uuid4()
+    await engine.append([new_event(tags=["a", "b"], event_id=event_id)])
+
+    retry = await engine.append([new_event(tags=["b", "a"], event_id=event_id)])
+
+    assert (retry.positions, retry.replayed) == ((1,), True)
+
+
+ORIGINAL = batch(UUID("5f0c6c1e-8d8a-4b8e-9a53-0a3c2b7f4e11"))[0]
+CHANGED = {
+    "type": replace(ORIGINAL, type="Renamed"),
+    "data": replace(ORIGINAL, data=dump_json({"index": 0, "big": 2**80 + 1})),
+    "metadata": replace(ORIGINAL, metadata=dump_json({"by": "someone else"})),
+    "tags": replace(ORIGINAL, tags=("user:0",)),
+}
+
+
+@pytest.mark.parametrize("changed", CHANGED.values(), ids=CHANGED.keys())
+async def test_same_id_with_different_content_is_refused(
+    engine: EventStorageEngine, changed: EventInput
+) -> None:
+    await engine.append([ORIGINAL])
+
+    with pytest.raises(EventIdReused):
+        await engine.append([changed])
+
+
+async def test_only_some_ids_stored_is_refused(engine: EventStorageEngine) -> None:
+    stored, fresh = uuid4(), uuid4()
+    await engine.append(batch(stored))
+
+    with pytest.raises(EventIdReused):
+        await engine.append(batch(stored, fresh))
+
+
+async def test_stored_id_beside_an_event_without_id_is_refused(
+    engine: EventStorageEngine,
+) -> None:
+    events = batch(uuid4())
+    await engine.append(events)
+
+    with pytest.raises(EventIdReused):
+        await engine.append([*events, new_event()])
+
+
+async def test_leading_part_of_an_earlier_append_is_refused(engine: EventStorageEngine) -> None:
+    a, b, c = uuid4(), uuid4(), uuid4()
+    await engine.append(batch(a, b, c))
+
+    with pytest.raises(EventIdReused):
+        await engine.append(batch(a, b, c)[:2])
+
+
+async def test_trailing_part_of_an_earlier_append_is_refused(engine: EventStorageEngine) -> None:
+    a, b, c = uuid4(), uuid4(), uuid4()
+    await engine.append(batch(a, b, c))
+
+    with pytest.raises(EventIdReused):
+        await engine.append(batch(a, b, c)[1:])
+
+
+async def test_earlier_append_in_another_order_is_refused(engine: EventStorageEngine) -> None:
+    events = batch(uuid4(), uuid4())
+    await engine.append(events)
+
+    with pytest.raises(EventIdReused):
+        await engine.append(events[::-1])
+
+
+async def test_two_earlier_appends_together_are_refused(engine: EventStorageEngine) -> None:
+    first, second = batch(uuid4(), uuid4())
+    await engine.append([first])
+    await engine.append([second])
+
+    with pytest.raises(EventIdReused):
+        await engine.append([first, second])
+
+
+async def test_refused_reuse_stores_nothing(engine: EventStorageEngine) -> None:
+    stored, fresh = uuid4(), uuid4()
+    await engine.append(batch(stored))
+
+    with pytest.raises(EventIdReused):
+        await engine.append(batch(stored, fresh))
+
+    assert await engine.head() == 1

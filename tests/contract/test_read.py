@@ -1,0 +1,108 @@
+"""Read bounds: ``after`` and ``before`` are exclusive, ``limit`` caps, ``backwards`` reverses."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.storage.engine import EventStorageEngine
+from tests.contract.helpers import item, new_event, positions, query, read
+
+pytestmark = pytest.mark.anyio
+
+EVEN = query(item(types=["Even"]))
+
+
+@pytest.fixture
+async def store(engine: EventStorageEngine) -> EventStorageEngine:
+    """Positions 1..10; odd positions have type Odd, even ones Even."""
+    await engine.append([new_event("Even" if p % 2 == 0 else "Odd") for p in range(1, 11)])
+    return engine
+
+
+async def test_read_returns_events_in_position_order(store: EventStorageEngine) -> None:
+    assert positions(await read(store)) == list(range(1, 11))
+
+
+async def test_read_reports_the_head(store: EventStorageEngine) -> None:
+    assert (await read(store, EVEN, limit=1)).head == 10
+
+
+async def test_after_is_exclusive(store: EventStorageEngine) -> None:
+    assert positions(await read(store, after=3)) == list(range(4, 11))
+
+
+async def test_before_is_exclusive(store: EventStorageEngine) -> None:
+    assert positions(await read(store, before=5)) == [1, 2, 3, 4]
+
+
+async def test_after_and_before_together(store: EventStorageEngine) -> None:
+    assert positions(await read(store, after=2, before=6)) == [3, 4, 5]
+
+
+async def test_after_at_head_reads_nothing(store: EventStorageEngine) -> None:
+    assert positions(await read(store, after=10)) == []
+
+
+async def test_after_beyond_head_reads_nothing(store: EventStorageEngine) -> None:
+    assert positions(await read(store, after=50)) == []
+
+
+async def test_limit_caps_the_events_returned(store: EventStorageEngine) -> None:
+    result = await read(store, limit=3)
+
+    assert (positions(result), result.has_more) == ([1, 2, 3], True)
+
+
+async def test_limit_equal_to_the_matches_has_no_more(store: EventStorageEngine) -> None:
+    result = await read(store, limit=10)
+
+    assert (len(result.events), result.has_more) == (10, False)
+
+
+async def test_has_more_counts_matching_events_only(store: EventStorageEngine) -> None:
+    exact = await read(store, EVEN, limit=5)
+    short = await read(store, EVEN, limit=4)
+
+    assert (positions(exact), exact.has_more) == ([2, 4, 6, 8, 10], False)
+    assert (positions(short), short.has_more) == ([2, 4, 6, 8], True)
+
+
+async def test_has_more_respects_before(store: EventStorageEngine) -> None:
+    result = await read(store, before=4, limit=3)
+
+    assert (positions(result), result.has_more) == ([1, 2, 3], False)
+
+
+async def test_backwards_reverses_the_order(store: EventStorageEngine) -> None:
+    assert positions(await read(store, backwards=True)) == list(range(10, 0, -1))
+
+
+async def test_backwards_limit_takes_the_latest(store: EventStorageEngine) -> None:
+    result = await read(store, limit=3, backwards=True)
+
+    assert (positions(result), result.has_more) == ([10, 9, 8], True)
+
+
+async def test_backwards_within_bounds(store: EventStorageEngine) -> None:
+    assert positions(await read(store, after=2, before=6, backwards=True)) == [5, 4, 3]
+
+
+async def test_backwards_with_query(store: EventStorageEngine) -> None:
+    result = await read(store, EVEN, before=9, limit=2, backwards=True)
+
+    assert (positions(result), result.has_more) == ([8, 6], True)
+
+
+async def test_paging_forward_with_the_marker_sees_every_event_once(
+    store: EventStorageEngine,
+) -> None:
+    seen: list[int] = []
+    after = 0
+    while True:
+        page = await read(store, EVEN, after=after, limit=2)
+        seen += positions(page)
+        after = page.marker
+        if not page.has_more:
+            break
+
+    assert seen == [2, 4, 6, 8, 10]

@@ -1,0 +1,108 @@
+"""A client generated from the committed OpenAPI document works against a running server.
+
+openapi-python-client generates the package (with no warnings), then appends, conflicts and reads
+through it, against a real uvicorn process on a SQLite file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.support.live_server import REPO, live_server
+
+PACKAGE = "dcb_event_store_client"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The generated package, importable for this module's tests."""
+    where = tmp_path_factory.mktemp("client")
+    config = where / "config.yaml"
+    config.write_text("post_hooks: []\n")  # no formatter run: nothing outside the venv
+    generator = Path(sys.executable).with_name("openapi-python-client")
+    result = subprocess.run(
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(REPO / "openapi" / "openapi.json"),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "warning" not in output.lower(), output
+    sys.path.insert(0, str(where))
+    try:
+        yield importlib.import_module(PACKAGE)
+    finally:
+        sys.path.remove(str(where))
+        for name in [n for n in sys.modules if n.split(".")[0] == PACKAGE]:
+            del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = tmp_path_factory.mktemp("store") / "store.db"
+    with live_server({"EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}"}) as url:
+        yield url
+
+
+def submodule(package: Any, name: str) -> ModuleType:
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def test_append_conflict_and_read_through_the_generated_client(
+    generated: Any, base_url: str
+) -> None:
+    models = submodule(generated, "models")
+    append_events = submodule(generated, "api.events.append_events")
+    read_events = submodule(generated, "api.events.read_events")
+    with generated.Client(base_url=base_url, raise_on_unexpected_status=True) as client:
+        check_append_conflict_and_read(client, models, append_events, read_events)
+
+
+def check_append_conflict_and_read(
+    client: Any, models: Any, append_events: Any, read_events: Any
+) -> None:
+    query = models.Query(items=[models.QueryItem(types=["SeatClaimed"], tags=["seat:7"])])
+
+    claim = models.AppendRequest(
+        events=[models.EventInput(type_="SeatClaimed", data={"by": "ann"}, tags=["seat:7"])],
+        condition=models.AppendCondition(fail_if_events_match=query, after=None),
+    )
+    first = append_events.sync_detailed(client=client, body=claim)
+    assert first.status_code == 201
+    assert first.parsed.positions == [1]
+    assert first.parsed.last_position == 1
+
+    second = append_events.sync_detailed(client=client, body=claim)
+    assert second.status_code == 409
+    assert isinstance(second.parsed, models.ConflictProblem)
+    assert second.parsed.type_ == "/problems/append-condition-failed"
+    assert second.parsed.conflicting_position == 1
+    assert second.parsed.head == 1
+
+    read = read_events.sync_detailed(client=client, body=models.ReadRequest(query=query))
+    assert read.status_code == 200
+    assert read.parsed.marker == 1
+    assert read.parsed.head == 1
+    assert read.parsed.has_more is False
+    [event] = read.parsed.events
+    assert (event.position, event.type_, event.tags) == (1, "SeatClaimed", ["seat:7"])
+    assert event.data == {"by": "ann"}

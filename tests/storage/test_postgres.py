@@ -1,0 +1,90 @@
+"""What only the PostgreSQL engine has: replicas sharing one database, connections that die."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.domain import AppendCondition, EventInput, Query, QueryItem
+from app.errors import AppendConditionFailed, StorageUnavailable
+from app.storage.engine import EventStorageEngine
+from app.storage.factory import build_engine
+from tests.engines import database_url
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+@pytest.fixture
+async def url(tmp_path: Path) -> str:
+    return await database_url("postgres", tmp_path)
+
+
+@pytest.fixture
+async def replicas(url: str) -> AsyncIterator[list[EventStorageEngine]]:
+    """Two engines on one database, started together, as two service replicas would be."""
+    engines = [build_engine(Settings(database_url=url)) for _ in range(2)]
+    await asyncio.gather(*(engine.start() for engine in engines))
+    yield engines
+    for engine in engines:
+        await engine.close()
+
+
+async def test_replicas_starting_together_share_one_schema(
+    replicas: list[EventStorageEngine],
+) -> None:
+    first, second = replicas
+    await first.append([EventInput(type="A")])
+    assert await second.head() == 1
+
+
+async def test_one_boundary_is_guarded_across_replicas(
+    replicas: list[EventStorageEngine],
+) -> None:
+    query = Query((QueryItem(tags=("seat:1",)),))
+    condition = AppendCondition(fail_if_events_match=query, after=0)
+    claim = [EventInput(type="SeatClaimed", tags=("seat:1",))]
+    outcomes = await asyncio.gather(
+        *(replica.append(claim, condition) for replica in replicas * 10),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(outcome, BaseException) for outcome in outcomes) == 1
+    assert all(
+        isinstance(outcome, AppendConditionFailed)
+        for outcome in outcomes
+        if isinstance(outcome, BaseException)
+    )
+    assert (await replicas[0].read(query, limit=10)).head == 1
+
+
+async def test_a_killed_connection_is_unavailable_then_recovered(url: str) -> None:
+    engine = build_engine(Settings(database_url=url, db_pool_size=1))
+    await engine.start()
+    try:
+        await engine.append([EventInput(type="A")])
+        admin = await asyncpg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        # The pooled connection is dead: this append fails cleanly or succeeds on a new one.
+        with contextlib.suppress(StorageUnavailable):
+            await engine.append([EventInput(type="B")])
+        result = await engine.append([EventInput(type="C")])
+        read = await engine.read(Query(), limit=10)
+        assert [e.type for e in read.events][-1] == "C"
+        assert read.head == result.last_position
+        assert [e.position for e in read.events] == list(range(1, read.head + 1))
+    finally:
+        await engine.close()
