@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from collections.abc import Sequence
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.main import create_app
 
 logger = logging.getLogger("app")
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:]*:)[^/@]*@")
-
 
 def mask_password(url: str) -> str:
     """``postgresql+asyncpg://user:secret@host/db`` -> ``postgresql+asyncpg://user:***@host/db``."""
-    return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -41,12 +39,11 @@ def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argpars
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = Settings()
-    args = parse_args(settings, argv)
     try:
+        args = parse_args(Settings(), argv)
         settings = Settings(host=args.host, port=args.port)  # validated like the environment
     except ValidationError as exc:
-        raise SystemExit(f"python -m app: invalid option: {exc}") from exc
+        raise SystemExit(f"python -m app: invalid configuration: {exc}") from exc
     # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logger.setLevel(settings.log_level.upper())

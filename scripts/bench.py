@@ -13,9 +13,9 @@ Workloads:
 - ``read``: ``GET /v1/events?tag=...`` of one tag out of ``store-size / 10`` (ten events each),
   from a store pre-filled with ``store-size`` events.
 
-Figures are medians over the repeats; the client is Python (httpx) and reports its own CPU use,
-since on two cores it can be the bottleneck. Ratios compare each store with the floor measured
-in this very run. Not a test: nothing is asserted.
+Figures are medians over the repeats. The load client (`scripts/http_load.py`, keep-alive
+connections, pre-built requests) reports its own CPU use: near 100% it is the bottleneck.
+Ratios compare each store with the floor measured in this very run. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -29,35 +29,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
+from scripts.http_load import LoadResult, RequestBytes, build_request, run_load
 from tests.support.live_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CPU = 0
 CLIENT_CPU = 1
-
-
-@dataclass
-class Run:
-    requests: int
-    errors: int
-    seconds: float
-    latencies: list[float]
-    client_cpu: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
 @contextmanager
@@ -91,50 +76,28 @@ def server(module: str, env: dict[str, str]) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+def append_request(base: str, run_id: str) -> RequestBytes:
+    host = urlsplit(base).netloc
+    unique = itertools.count()  # across every run against this server: no tag is reused
 
-
-async def load(base: str, request: Request, *, concurrency: int, seconds: float) -> Run:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    errors = 0
-    counter = itertools.count()
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await request(client, next(counter))  # warm the connection and the server
-        stop = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                response = await request(client, next(counter))
-                latencies.append(time.perf_counter() - started)
-                errors += response.status_code >= 400
-
-        cpu, started = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu
-    return Run(len(latencies), errors, elapsed, latencies, cpu / elapsed)
-
-
-def append_request(run_id: str) -> Request:
-    async def append(client: httpx.AsyncClient, n: int) -> httpx.Response:
-        tag = f"bench:{run_id}-{n}"
-        return await client.post(
-            "/v1/events",
-            json={
+    def append(n: int) -> bytes:
+        tag = f"bench:{run_id}-{next(unique)}"
+        body = orjson.dumps(
+            {
                 "events": [{"type": "Benchmarked", "data": {"n": n}, "tags": [tag]}],
                 "condition": {"fail_if_events_match": {"items": [{"tags": [tag]}]}},
-            },
+            }
         )
+        return build_request("POST", "/v1/events", host, body)
 
     return append
 
 
-def read_request(tags: int) -> Request:
-    async def read(client: httpx.AsyncClient, n: int) -> httpx.Response:
-        return await client.get("/v1/events", params={"tag": f"reader:{n % tags}"})
+def read_request(base: str, tags: int) -> RequestBytes:
+    host = urlsplit(base).netloc
+
+    def read(n: int) -> bytes:
+        return build_request("GET", f"/v1/events?tag=reader:{n % tags}", host)
 
     return read
 
@@ -171,15 +134,15 @@ def reset_postgres(url: str) -> None:
     )
 
 
-def report(results: dict[tuple[str, str, int], list[Run]]) -> None:
+def report(results: dict[tuple[str, str, int], list[LoadResult]]) -> None:
     print(
         f"\n{'target':<10}{'workload':<10}{'conc':>5}{'req/s':>10}{'p50 ms':>9}"
         f"{'p99 ms':>9}{'errors':>8}{'client cpu':>12}{'vs floor':>10}"
     )
     for (target, workload, concurrency), runs in results.items():
         rate = statistics.median(run.rate for run in runs)
-        p50 = statistics.median(run.percentile(0.50) for run in runs)
-        p99 = statistics.median(run.percentile(0.99) for run in runs)
+        p50 = statistics.median(run.percentile_ms(0.50) for run in runs)
+        p99 = statistics.median(run.percentile_ms(0.99) for run in runs)
         cpu = statistics.median(run.client_cpu for run in runs)
         floor = results.get(("floor", workload, concurrency))
         ratio = rate / statistics.median(r.rate for r in floor) if floor else float("nan")
@@ -191,7 +154,7 @@ def report(results: dict[tuple[str, str, int], list[Run]]) -> None:
 
 async def bench(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {CLIENT_CPU})
-    results: dict[tuple[str, str, int], list[Run]] = {}
+    results: dict[tuple[str, str, int], list[LoadResult]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for target, (module, env) in targets(args, Path(workdir)).items():
             if target == "postgres":
@@ -199,14 +162,14 @@ async def bench(args: argparse.Namespace) -> None:
             with server(module, env) as base:
                 await fill(base, args.store_size)
                 workloads = [
-                    ("append", append_request(target)),
-                    ("read", read_request(args.store_size // 10)),
+                    ("append", append_request(base, target)),
+                    ("read", read_request(base, args.store_size // 10)),
                 ]
                 for (workload, request), concurrency in itertools.product(
                     workloads, args.concurrency
                 ):
                     for repeat in range(args.repeats):
-                        run = await load(
+                        run = await run_load(
                             base, request, concurrency=concurrency, seconds=args.seconds
                         )
                         results.setdefault((target, workload, concurrency), []).append(run)

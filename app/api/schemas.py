@@ -81,11 +81,6 @@ class EventInput(RequestModel):
         None, description="Unique across the store; the server makes one when absent."
     )
 
-    @field_validator("tags")
-    @classmethod
-    def _drop_duplicate_tags(cls, tags: list[str]) -> list[str]:
-        return list(dict.fromkeys(tags))
-
 
 class QueryItem(RequestModel):
     types: list[EventTypeName] = Field(

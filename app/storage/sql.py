@@ -14,10 +14,7 @@ Reads take the head first and bound the events by it. Under the writer lock ever
 an observed head is already committed, so the marker of a read never runs ahead of what it saw,
 on PostgreSQL's READ COMMITTED as on SQLite's snapshot reads.
 
-A query is answered from indexes: each query item becomes a subquery over ``event_tags`` (primary
-key (tag, position)) or over ``events(type, position)``, ordered and limited on its own, and the
-union of those is joined to ``events``. The top ``limit`` positions of the union are among the top
-``limit`` positions of each item, so no item reads more than ``limit + 1`` rows.
+Queries are answered from indexes, with statements cached per query shape (app/storage/matching.py).
 """
 
 from __future__ import annotations
@@ -31,13 +28,10 @@ from uuid import UUID, uuid4
 import orjson
 from sqlalchemy import (
     Connection,
-    Select,
-    and_,
     delete,
     func,
     insert,
     select,
-    union,
     update,
 )
 from sqlalchemy.engine import Row
@@ -49,7 +43,6 @@ from app.domain import (
     Event,
     EventInput,
     Query,
-    QueryItem,
     ReadResult,
     Snapshot,
     SnapshotInput,
@@ -57,6 +50,7 @@ from app.domain import (
 )
 from app.errors import AppendConditionFailed, PositionBeyondHead
 from app.storage.idempotency import check_batch, replay_of
+from app.storage.matching import matching_events
 from app.storage.signal import CommitSignal
 from app.storage.tables import event_tags, events, snapshots
 
@@ -203,58 +197,6 @@ def _event(row: Row[Any]) -> Event:
     )
 
 
-def _item_positions(
-    item: QueryItem, *, after: int, upper: int, limit: int, backwards: bool
-) -> Select[Any]:
-    """Positions of the events matching one item within (after, upper], the first ``limit``."""
-    if item.tags:
-        lead = event_tags.alias()
-        column = lead.c.position
-        stmt = select(column.label("position")).where(
-            lead.c.tag == item.tags[0], column > after, column <= upper
-        )
-        for tag in item.tags[1:]:
-            other = event_tags.alias()
-            stmt = stmt.join(other, and_(other.c.position == column, other.c.tag == tag))
-        if item.types:
-            stmt = stmt.join(events, events.c.position == column).where(
-                events.c.type.in_(item.types)
-            )
-    else:
-        column = events.c.position
-        stmt = select(column.label("position")).where(
-            events.c.type.in_(item.types), column > after, column <= upper
-        )
-    return stmt.order_by(column.desc() if backwards else column).limit(limit)
-
-
-def _matching_events(
-    query: Query, *, after: int, upper: int, limit: int, backwards: bool
-) -> Select[Any]:
-    order = events.c.position.desc() if backwards else events.c.position
-    if query.matches_all:
-        return (
-            select(events)
-            .where(events.c.position > after, events.c.position <= upper)
-            .order_by(order)
-            .limit(limit)
-        )
-    per_item = [
-        _item_positions(item, after=after, upper=upper, limit=limit, backwards=backwards)
-        for item in query.items
-    ]
-    if len(per_item) == 1:
-        positions = per_item[0].subquery()
-    else:
-        positions = union(*(select(part.subquery().c.position) for part in per_item)).subquery()
-    return (
-        select(events)
-        .join(positions, positions.c.position == events.c.position)
-        .order_by(order)
-        .limit(limit)
-    )
-
-
 def _read(
     conn: Connection,
     query: Query,
@@ -268,10 +210,10 @@ def _read(
     upper = head if before is None else min(head, before - 1)
     rows: Sequence[Row[Any]] = []
     if upper > after:
-        stmt = _matching_events(
+        stmt, params = matching_events(
             query, after=after, upper=upper, limit=limit + 1, backwards=backwards
         )
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(stmt, params).all()
     page = [_event(row) for row in rows[:limit]]
     has_more = len(rows) > limit
     marker = read_marker(
@@ -309,10 +251,10 @@ def _first_conflict(conn: Connection, condition: AppendCondition, head: int) -> 
     after = condition.after or 0
     if head <= after:
         return None
-    stmt = _matching_events(
+    stmt, params = matching_events(
         condition.fail_if_events_match, after=after, upper=head, limit=1, backwards=False
     )
-    row = conn.execute(stmt).first()
+    row = conn.execute(stmt, params).first()
     return None if row is None else int(row.position)
 
 
