@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `python -m app` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `python -m app` listens on.")
-    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="Log level of the service and of uvicorn (access log at info)."
+    )
 
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes received."
@@ -56,7 +58,3 @@ class Settings(BaseSettings):
         5000, ge=0, description="How long a SQLite write waits for another process's lock."
     )
     db_pool_size: int = Field(10, ge=1, description="Pooled database connections (PostgreSQL).")
-    run_migrations: bool = Field(True, description="Apply schema migrations at start-up.")
-    heartbeat_seconds: float = Field(
-        15.0, gt=0, description="Idle time after which a stream sends a heartbeat comment."
-    )
