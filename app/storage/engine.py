@@ -56,7 +56,8 @@ class EventStorageEngine(Protocol):
         """Wait until the head moves past ``after`` or ``timeout`` seconds pass; return the head.
 
         Wakes on commits made through this engine; engines that can be shared by several
-        processes also poll, so that a commit made elsewhere is seen within the timeout.
+        processes also poll, so that a commit made elsewhere is seen within the timeout, and on
+        PostgreSQL are woken by the other processes' commits (LISTEN/NOTIFY).
         """
 
     async def put_snapshot(self, snapshot: SnapshotInput) -> Snapshot:

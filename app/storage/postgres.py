@@ -12,6 +12,8 @@
 - Schema migrations take another advisory lock, so replicas starting together migrate once.
 - Connection failures surface as StorageUnavailable (HTTP 503); SQLAlchemy discards the broken
   connection, so the next request gets a fresh one and the service recovers without a restart.
+- Replicas wake each other's tail readers with LISTEN/NOTIFY (`commit_feed`, in
+  app/storage/postgres_notify.py) on one dedicated connection per process, outside the pool.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.config import Settings
 from app.errors import EventIdReused, StorageUnavailable
 from app.migrations import upgrade
+from app.storage.postgres_notify import PostgresCommitFeed
 
 T = TypeVar("T")
 
@@ -47,6 +50,7 @@ class PostgresRunner:
         self._settings = settings
         self._engine: AsyncEngine | None = None
         self._writer = asyncio.Lock()
+        self.commit_feed = PostgresCommitFeed(settings.database_url)
 
     @property
     def engine(self) -> AsyncEngine:

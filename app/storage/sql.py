@@ -15,6 +15,13 @@ an observed head is already committed, so the marker of a read never runs ahead 
 on PostgreSQL's READ COMMITTED as on SQLite's snapshot reads.
 
 Queries are answered from indexes, with statements cached per query shape (app/storage/matching.py).
+
+`wait_for_new`: commits made through this engine wake the waiters at once (`CommitSignal`); those
+of other processes are seen by reading the head, when the runner's optional `CommitFeed` pokes
+(PostgreSQL: LISTEN/NOTIFY, app/storage/postgres_notify.py) and anyway about once a second. A
+wake-up is a hint, never data: readers re-read from their own position, so a lost or duplicated
+one costs latency, never an event. Appends are announced to the feed after the commit, outside
+every writer lock; announcing never blocks nor fails the append.
 """
 
 from __future__ import annotations
@@ -60,8 +67,27 @@ POLL_SECONDS = 1.0
 """How often a waiting reader looks for commits made by other processes."""
 
 
+class CommitFeed(Protocol):
+    """Wake-ups for commits made by other processes on the same database; optional."""
+
+    async def start(self, wake: Callable[[int | None], None]) -> None:
+        """Begin listening. ``wake(position)`` says that another process committed up to
+        ``position``; ``wake(None)`` that commits may have been missed (after a reconnect)."""
+
+    def announce(self, position: int) -> None:
+        """Tell the other processes that ``position`` is committed. Returns at once; the
+        announcement is sent later, or dropped when the database cannot be reached."""
+
+    async def close(self) -> None: ...
+
+
 class TransactionRunner(Protocol):
     """Runs one transaction function; the dialect-specific half of the SQL engine."""
+
+    @property
+    def commit_feed(self) -> CommitFeed | None:
+        """Cross-process wake-ups, or None where commits by this process are all there is to
+        wait for in practice (SQLite: one process per file; the poll covers the rest)."""
 
     async def start(self) -> None:
         """Connect and migrate the schema."""
@@ -84,10 +110,23 @@ class SqlEngine:
 
     async def start(self) -> None:
         await self._runner.start()
+        feed = self._runner.commit_feed
+        if feed is not None:
+            # Listening before the head is read: nothing committed in between goes unheard.
+            await feed.start(self._committed_elsewhere)
         self._signal.notify(await self.head())
 
     async def close(self) -> None:
+        feed = self._runner.commit_feed
+        if feed is not None:
+            await feed.close()
         await self._runner.close()
+
+    def _committed_elsewhere(self, position: int | None) -> None:
+        # The position is a hint (another store in another schema may use the same channel):
+        # it may only spare a head read, when it says nothing new; never move the head.
+        if position is None or position > self._signal.head:
+            self._signal.poke()
 
     async def ping(self) -> None:
         await self.head()
@@ -109,7 +148,11 @@ class SqlEngine:
         now = datetime.now(UTC)
         result = await self._runner.write(lambda conn: _append(conn, events, condition, now))
         if not result.replayed:
+            # Committed, and every writer lock released: wake this process, then the others.
             self._signal.notify(result.last_position)
+            feed = self._runner.commit_feed
+            if feed is not None:
+                feed.announce(result.last_position)
         return result
 
     async def read(
@@ -128,17 +171,24 @@ class SqlEngine:
         )
 
     async def wait_for_new(self, after: int, timeout: float) -> int:
+        signal = self._signal
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            remaining = deadline - loop.time()
-            head = await self._signal.wait(after, max(0.0, min(POLL_SECONDS, remaining)))
-            if head > after:
-                return head
-            # Commits made by another process are only seen by asking the database.
-            self._signal.notify(await self.head())
-            if self._signal.head > after or loop.time() >= deadline:
-                return self._signal.head
+        next_poll = min(loop.time() + POLL_SECONDS, deadline)
+        while signal.head <= after:
+            if signal.stale or loop.time() >= next_poll:
+                # Commits made by another process are only seen by asking the database.
+                signal.stale = False
+                try:
+                    signal.notify(await self.head())
+                except BaseException:
+                    signal.stale = True  # still unanswered: the next wait looks at once
+                    raise
+                if signal.head > after or loop.time() >= deadline:
+                    break
+                next_poll = min(loop.time() + POLL_SECONDS, deadline)
+            await signal.wait(after, max(0.0, next_poll - loop.time()))
+        return signal.head
 
     async def put_snapshot(self, snapshot: SnapshotInput) -> Snapshot:
         now = datetime.now(UTC)

@@ -54,6 +54,10 @@ def sync_url(database_url: str) -> str:
 
 
 class SqliteRunner:
+    commit_feed = None
+    """No cross-process wake-ups: a store file is used by one process in practice, whose commits
+    wake its readers directly; the engine's poll of the head sees any other writer."""
+
     def __init__(self, settings: Settings) -> None:
         self._url = sync_url(settings.database_url)
         self._settings = settings

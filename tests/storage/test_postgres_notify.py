@@ -1,0 +1,263 @@
+"""LISTEN/NOTIFY between replicas: a commit on one engine wakes the other's waiter at once; a lost
+LISTEN connection is re-established and followed by a catch-up; NOTIFY never fails an append.
+
+Where a test must prove that a wake-up came from a notification and not from the engine's poll
+of the head, it sets the poll interval far beyond the test's bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.domain import EventInput
+from app.storage import postgres_notify, sql
+from app.storage.postgres import PostgresRunner
+from app.storage.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
+from app.storage.sql import SqlEngine
+from tests.engines import database_url
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+NO_POLL = 600.0
+"""A poll interval no test waits for: a wake-up within the test's bounds came from NOTIFY."""
+
+
+class Replica:
+    """An engine with its runner's commit feed in view."""
+
+    def __init__(self, url: str) -> None:
+        self.runner = PostgresRunner(Settings(database_url=url))
+        self.engine = SqlEngine(self.runner)
+
+    @property
+    def feed(self) -> PostgresCommitFeed:
+        return self.runner.commit_feed
+
+
+@pytest.fixture
+async def url(tmp_path: Path) -> str:
+    return await database_url("postgres", tmp_path)
+
+
+@asynccontextmanager
+async def running_replicas(url: str) -> AsyncIterator[tuple[Replica, Replica]]:
+    """Two engines on one database, started together, as two service replicas would be."""
+    first, second = Replica(url), Replica(url)
+    await asyncio.gather(first.engine.start(), second.engine.start())
+    try:
+        yield first, second
+    finally:
+        await first.engine.close()
+        await second.engine.close()
+
+
+@pytest.fixture
+async def replicas(url: str) -> AsyncIterator[tuple[Replica, Replica]]:
+    async with running_replicas(url) as both:
+        yield both
+
+
+async def admin_execute(url: str, statement: str) -> list[asyncpg.Record]:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        rows: list[asyncpg.Record] = await connection.fetch(statement)
+        return rows
+    finally:
+        await connection.close()
+
+
+async def listener_pids(url: str) -> set[int]:
+    rows = await admin_execute(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        f"AND application_name = '{APPLICATION_NAME}'",
+    )
+    return {row["pid"] for row in rows}
+
+
+async def terminate(url: str, pids: set[int]) -> None:
+    listed = ", ".join(str(pid) for pid in pids)
+    await admin_execute(url, f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{listed}]) pid")
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
+    with anyio.fail_after(seconds):
+        while True:
+            if check():
+                return
+            await asyncio.sleep(0.01)
+
+
+async def wake_up_time(waiter: Replica, writer: Replica, *, timeout: float) -> tuple[int, float]:
+    """Append one event through ``writer`` while ``waiter`` waits for it; return the head the
+    waiter woke with and the seconds from the append's start to the wake-up."""
+    head = await writer.engine.head()
+    loop = asyncio.get_running_loop()
+    started = 0.0
+
+    async def append_soon() -> None:
+        nonlocal started
+        await asyncio.sleep(0.05)  # the waiter is waiting by then
+        started = loop.time()
+        await writer.engine.append([EventInput(type="Written")])
+
+    with anyio.fail_after(timeout + 5):
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(append_soon())
+            woke_with = await waiter.engine.wait_for_new(head, timeout)
+            woke_at = loop.time()
+    return woke_with, woke_at - started
+
+
+async def test_each_replica_listens_on_one_named_connection(
+    url: str, replicas: tuple[Replica, Replica]
+) -> None:
+    first, second = replicas
+    assert first.feed.listening
+    assert second.feed.listening
+    assert await listener_pids(url) == {first.feed.server_pid, second.feed.server_pid}
+
+
+async def test_a_commit_on_one_replica_wakes_the_other_at_once(
+    replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    first, second = replicas
+    for waiter, writer in [(first, second), (second, first)] * 3:
+        head = await writer.engine.head()
+        woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
+        assert woke_with == head + 1
+        assert seconds < 0.5
+
+
+async def test_a_notification_never_moves_the_head(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    first, second = replicas
+    await first.engine.append([EventInput(type="A")])
+    # The payload is a hint (another store may share the channel): one above the head only
+    # makes the waiter look, and find nothing new.
+    second.feed.announce(1)
+    second.feed.announce(5)
+    with anyio.fail_after(5):
+        assert await first.engine.wait_for_new(1, timeout=0.3) == 1
+
+
+async def test_a_killed_listener_catches_up_when_it_reconnects(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No poll, and a reconnect that waits half a second: the commit below is announced while
+    # the first replica is deaf, and only the catch-up after its reconnect can wake it.
+    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    monkeypatch.setattr(postgres_notify, "BACKOFF_MIN", 0.5)
+    async with running_replicas(url) as (first, second):
+        killed = first.feed.server_pid
+        assert killed is not None
+        await terminate(url, {killed})
+        await eventually(lambda: not first.feed.listening)
+        head = await second.engine.head()
+        await second.engine.append([EventInput(type="WhileDeaf")])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with anyio.fail_after(10):
+            assert await first.engine.wait_for_new(head, timeout=5) == head + 1
+        assert loop.time() - started < 2
+        assert first.feed.listening
+        assert first.feed.connections == 2
+        assert killed not in await listener_pids(url)
+
+
+async def test_notifications_are_prompt_again_after_the_listeners_were_killed(
+    url: str, replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = replicas
+    killed = {first.feed.server_pid, second.feed.server_pid}
+    head = await second.engine.head()
+    await terminate(url, {pid for pid in killed if pid is not None})
+    # Appended while both are reconnecting: the waiter wakes by catch-up, re-sent NOTIFY or poll.
+    await second.engine.append([EventInput(type="WhileDeaf")])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with anyio.fail_after(10):
+        assert await first.engine.wait_for_new(head, timeout=5) == head + 1
+    assert loop.time() - started < 2
+    await eventually(lambda: first.feed.listening and second.feed.listening)
+    assert first.feed.connections == second.feed.connections == 2
+    assert (await listener_pids(url)).isdisjoint(killed)
+    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    for waiter, writer in [(first, second), (second, first)]:
+        head = await writer.engine.head()
+        woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
+        assert woke_with == head + 1
+        assert seconds < 0.5
+
+
+async def test_an_append_never_fails_because_notify_failed(
+    replicas: tuple[Replica, Replica],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=postgres_notify.__name__)
+    monkeypatch.setattr(postgres_notify, "NOTIFY_SQL", "SELECT no_such_function($1, $2)")
+    first, second = replicas
+    results = await asyncio.gather(
+        *(second.engine.append([EventInput(type="Quiet")]) for _ in range(10))
+    )
+    assert sorted(result.last_position for result in results) == list(range(1, 11))
+    # No notification went out: the other replica sees the commits by its poll.
+    with anyio.fail_after(5):
+        assert await first.engine.wait_for_new(0, timeout=3) == 10
+    assert any("NOTIFY" in record.getMessage() for record in caplog.records)
+    # NOTIFY works again: the next announcement is prompt.
+    monkeypatch.setattr(postgres_notify, "NOTIFY_SQL", "SELECT pg_notify($1, $2)")
+    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    woke_with, seconds = await wake_up_time(first, second, timeout=5)
+    assert woke_with == 11
+    assert seconds < 0.5
+
+
+async def test_an_engine_starts_and_appends_without_its_listener(
+    url: str, replicas: tuple[Replica, Replica]
+) -> None:
+    first, _ = replicas
+    deaf = Replica(url)
+    # The pool reaches the database; the LISTEN connection never does (nothing listens on 9).
+    deaf.runner.commit_feed = PostgresCommitFeed(
+        make_url(url).set(port=9).render_as_string(hide_password=False)
+    )
+    await deaf.engine.start()
+    try:
+        assert not deaf.feed.listening
+        await deaf.engine.append([EventInput(type="A")])
+        # Neither side hears the other; both poll.
+        with anyio.fail_after(5):
+            assert await first.engine.wait_for_new(0, timeout=3) == 1
+        await first.engine.append([EventInput(type="B")])
+        with anyio.fail_after(5):
+            assert await deaf.engine.wait_for_new(1, timeout=3) == 2
+    finally:
+        await deaf.engine.close()
+
+
+async def test_close_leaves_no_listener_behind(url: str) -> None:
+    replica = Replica(url)
+    await replica.engine.start()
+    assert replica.feed.listening
+    await replica.engine.close()
+    assert not replica.feed.listening
+    with anyio.fail_after(5):
+        while True:
+            if not await listener_pids(url):
+                break
+            await asyncio.sleep(0.02)
