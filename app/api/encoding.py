@@ -52,6 +52,11 @@ def event_body(event: Event) -> dict[str, Any]:
     }
 
 
+def event_json(event: Event) -> str:
+    """One event as one line of JSON (a stream message's data)."""
+    return orjson.dumps(event_body(event)).decode()
+
+
 def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "name": snapshot.name,

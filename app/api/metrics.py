@@ -8,6 +8,7 @@ Deliberate choices:
   path, so that the label set stays bounded; a request that matches no route is
   ``<unmatched>``, and an unusual method is ``other``. The middleware is pure ASGI and sits
   outside the body limit, so 413s count.
+- Streams are counted but kept out of the latency histogram (they last as long as the client).
 - An exception escaping the application counts as a 500.
 - Appends are counted by outcome (``stored``, ``replayed``), conflicts separately, and events
   appended only when stored (a replay stores nothing).
@@ -29,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.domain import AppendResult
 
 UNMATCHED_ROUTE = "<unmatched>"
+LONG_LIVED_ROUTES = frozenset({"/v1/events/stream"})
+"""Counted, but kept out of the latency histogram: a stream lasts as long as its client."""
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -110,4 +113,7 @@ class MetricsMiddleware:
             method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
             route = _route_template(scope)
             self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+            if route not in LONG_LIVED_ROUTES:
+                self.metrics.http_duration.labels(method, route).observe(
+                    time.perf_counter() - started
+                )

@@ -164,6 +164,18 @@ class ListEventsParams(RequestModel):
     backwards: bool = False
 
 
+class StreamParams(RequestModel):
+    """Query parameters of ``GET /v1/events/stream``."""
+
+    types: list[EventTypeName] = Field(default_factory=list, alias="type")
+    tags: list[Tag] = Field(default_factory=list, alias="tag")
+    query: str | None = Field(None, description="A JSON-encoded Query; not with type/tag.")
+    after: NonNegativeInt | None = Field(
+        None, description="Start after this position; default: the current head."
+    )
+    live: bool = Field(True, description="false: end after the events that exist now.")
+
+
 class SnapshotPut(RequestModel):
     position: NonNegativeInt = Field(description="The state is folded up to this position.")
     state: Any = Field(description="Any JSON value.")

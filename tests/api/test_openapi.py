@@ -35,6 +35,7 @@ async def test_operation_ids_are_clean(document: dict[str, Any]) -> None:
         "append_events",
         "read_events",
         "list_events",
+        "stream_events",
         "put_snapshot",
         "get_snapshot",
         "delete_snapshot",

@@ -1,0 +1,191 @@
+"""``GET /v1/events/stream``: committed events as server-sent events, resumable by position.
+
+Deliberate choices:
+
+- Parameters are checked before the stream starts: a bad one is an ordinary 4xx problem, not a
+  stream that ends at once. ``type``/``tag`` (one query item) and ``query`` (a JSON Query) are
+  exclusive; ``Last-Event-ID`` (sent by EventSource on reconnect) wins over ``after``; without
+  either the stream starts at the current head (only new events).
+- Each event is one message, ``id: <position>`` and ``data: <event JSON>``, encoded once per
+  process by the tail reader (`app.streaming`) and shared by every stream that wants it.
+- ``live=false`` ends after the events that existed when the stream started (the head then).
+- Heartbeats are SSE comments every ``EVENTSTORE_HEARTBEAT_SECONDS``. A stream ends cleanly after
+  ``EVENTSTORE_STREAM_MAX_SECONDS`` (the client reconnects with ``Last-Event-ID``), when the
+  service shuts down (sse-starlette watches uvicorn's exit), and when its client accepts no data
+  for ``EVENTSTORE_STREAM_SEND_TIMEOUT_SECONDS``.
+- The maximum lifetime is checked while the stream waits for its next event, never across a
+  ``yield``: the generator runs in the task that sends its messages, so a timeout spanning the
+  ``yield`` would fire in whatever that task awaits meanwhile (sse-starlette's send to a slow
+  client) and cancel the response half-way through a chunk, instead of ending the stream. A
+  stream may so run past its lifetime by the events already at hand (a history batch, or its
+  live buffer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
+
+from app.api import schemas
+from app.api.deps import AppSettings, Store, Tail
+from app.api.problems import problem_responses
+from app.config import Settings
+from app.domain import Query as DomainQuery
+from app.domain import QueryItem as DomainQueryItem
+from app.streaming import TailReader
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["events"])
+
+
+class EventStream(EventSourceResponse):
+    """An SSE response whose client stopped reading is cut off quietly: that is the send
+    timeout doing its job, not an error of the application (the client resumes with
+    Last-Event-ID)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            logger.info("stream cut off: its client accepted no data for %ss", self.send_timeout)
+
+
+STREAM_DESCRIPTION = (
+    "A `text/event-stream`: one message per matching event, `id: <position>` and "
+    "`data: <Event as one line of JSON>`, in position order; SSE comments as heartbeats."
+)
+
+
+def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+def stream_query(
+    types: list[str], tags: list[str], query: str | None, settings: Settings
+) -> DomainQuery:
+    """The stream's query from ``type``/``tag`` or ``query``, with the app's limits."""
+    if query is not None:
+        if types or tags:
+            raise _invalid(("query", "query"), "give either type/tag or query, not both")
+        try:
+            parsed = schemas.Query.model_validate_json(query)
+        except ValidationError as error:
+            raise RequestValidationError(
+                [{**e, "loc": ("query", "query", *e["loc"])} for e in error.errors()]
+            ) from error
+        return schemas.to_query(
+            parsed,
+            max_items=settings.max_query_items,
+            max_values=settings.max_values_per_item,
+            loc=("query", "query"),
+        )
+    if not types and not tags:
+        return DomainQuery()
+    item: DomainQueryItem = schemas.to_query_item(
+        types,
+        tags,
+        max_values=settings.max_values_per_item,
+        loc=("query",),
+        names=("type", "tag"),
+    )
+    return DomainQuery(items=(item,))
+
+
+MAX_POSITION_DIGITS = 30
+"""Far beyond any position. Without a bound, a header of more than 4300 digits made ``int()``
+raise (a 500 instead of a 422)."""
+
+
+def resume_position(last_event_id: str | None) -> int | None:
+    if last_event_id is None:
+        return None
+    if not last_event_id.isdecimal() or len(last_event_id) > MAX_POSITION_DIGITS:
+        raise _invalid(("header", "last-event-id"), "must be a position (a non-negative integer)")
+    return int(last_event_id)
+
+
+async def _messages(
+    tail: TailReader,
+    query: DomainQuery,
+    *,
+    after: int,
+    live_until: int | None,
+    settings: Settings,
+) -> AsyncIterator[bytes]:
+    """The stream's messages, a batch of them per write; ``live_until`` None follows the store
+    live."""
+    if live_until is not None:
+        async for batch in tail.history(
+            query, after=after, through=live_until, batch=settings.stream_batch_size
+        ):
+            yield b"".join(delivery.message for delivery in batch)
+        return
+    subscription = tail.subscribe(query, after)
+    deliveries = subscription.batches()
+    deadline = asyncio.get_running_loop().time() + settings.stream_max_seconds
+    try:
+        while True:
+            # The lifetime bounds the wait for the next event, never the yield: see the module
+            # docstring.
+            try:
+                async with asyncio.timeout_at(deadline):
+                    batch = await anext(deliveries)
+            except (TimeoutError, StopAsyncIteration):
+                # The lifetime is over (the client reconnects with Last-Event-ID), or the tail
+                # reader stopped (the service is shutting down).
+                return
+            yield b"".join(delivery.message for delivery in batch)
+    finally:
+        subscription.close()
+
+
+@router.get(
+    "/v1/events/stream",
+    operation_id="stream_events",
+    summary="Stream events as server-sent events",
+    response_class=EventStream,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **problem_responses(422, 503),
+    },
+    response_description=STREAM_DESCRIPTION,
+)
+async def stream_events(
+    params: Annotated[schemas.StreamParams, Query()],
+    store: Store,
+    tail: Tail,
+    settings: AppSettings,
+    last_event_id: Annotated[
+        str | None, Header(description="Sent by EventSource on reconnect; wins over `after`.")
+    ] = None,
+) -> EventStream:
+    """Every matching event after the start position, in position order, each exactly once,
+    across catch-up, live delivery and reconnects."""
+    query = stream_query(params.types, params.tags, params.query, settings)
+    start = resume_position(last_event_id)
+    if start is None:
+        start = params.after
+    head = await store.head() if start is None or not params.live else None
+    messages = _messages(
+        tail,
+        query,
+        after=start if start is not None else (head or 0),
+        live_until=None if params.live else head,
+        settings=settings,
+    )
+    return EventStream(
+        messages,
+        ping=settings.heartbeat_seconds,
+        send_timeout=settings.stream_send_timeout_seconds,
+        sep="\n",
+    )
