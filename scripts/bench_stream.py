@@ -1,0 +1,1042 @@
+"""Delivery rate, latency and memory of the SSE stream, with its floor measured in the same run.
+
+    python -m scripts.bench_stream [--seconds 15] [--catch-up-events 1000000] [--quick]
+                                   [--postgres URL]
+
+Every server is a real uvicorn process pinned to CPU 0, started afresh for each configuration
+(so that its memory is measured from a clean, warmed-up start), on a store in a temporary
+directory (SQLite with the service's defaults; PostgreSQL with ``--postgres``, its schema reset).
+This client runs on CPU 1, opens every stream over raw asyncio sockets (uvloop) and parses
+HTTP/1.1 chunked bodies and SSE messages itself; httpx costs too much CPU for 1,000 streams.
+
+1. Fan-out, paced: ``n`` live streams ``GET /v1/events/stream?type=StreamBenched&tag=run:<cfg>``
+   while one keep-alive connection appends matching events at a steady rate for ``--seconds``
+   (1 stream at ``--high-rate`` in appends of ``--high-batch``; 100 at 100 events/s and 1,000
+   at 10 events/s, one event per append). Each event's data carries its send time; the client
+   also notes when the append's response came back (the commit acknowledged). Latency is the
+   receipt time minus either, all ``time.time()`` in this one process. Every stream must receive
+   every appended position exactly once (lost = dup = 0); the first stream's events are checked
+   against what was appended (bad = 0).
+2. Burst: on the 1 and the 1,000 streams, ``N`` events appended at once (appends of 1,000 back
+   to back); the time until every stream has them all gives the delivery rate at saturation.
+3. Floor, in the same run, driven the same way (`scripts/bench_stream_floor.py`): bare
+   sse-starlette streams behind the same two routes, publishing pre-made messages of the
+   service's message size, no store, no middleware; its rates, latencies, CPU per message and
+   memory per stream, and the service/floor ratios. ``floor+join`` is the same floor sending up
+   to 500 pending messages per send (bursts only): what coalescing sends would buy.
+4. Catch-up: a store of ``--catch-up-events`` events, written in this process through the
+   storage engine before any server starts (SQLite ``synchronous=NORMAL`` for that fill only;
+   the server then opens the file with its defaults), then one stream ``?after=0&live=false``
+   read to its end.
+
+Memory is the server's VmRSS (/proc/<pid>/status) after a warm-up stream, then with the streams
+open and idle. CPU is the server's utime+stime (/proc/<pid>/stat, every thread), this client's
+``time.process_time`` and everything else's (/proc/stat), per wall second of the measured phase:
+a server near 100% is the bottleneck, and a large "others" share means other work on the machine
+took CPU from the measurement. "us/msg" (server CPU per message delivered) does not depend on
+that. Every wait is bounded; the script ends by itself. Not a test: nothing is asserted, the
+goals are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, cast
+
+import httpx
+import orjson
+import uvloop
+
+from app.config import Settings
+from app.domain import EventInput, dump_json
+from app.storage.factory import build_engine
+from scripts.bench import reset_postgres
+from scripts.http_load import build_request
+from tests.support.live_server import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+EVENT_TYPE = "StreamBenched"
+BENCH_TAG = "bench:stream"
+APPEND_MAX = 1000  # events per append: the service's default limit
+OPEN_BATCH = 100  # streams connected concurrently
+SETTLE_SECONDS = 1.0  # after a warm-up, and with the streams open, before RSS is read
+REQUEST_SECONDS = 60.0
+START_SECONDS = 30.0
+
+GOAL_RATES = {100: 100.0, 1000: 10.0}  # subscribers -> appended events/s
+GOAL_P99_MS = 250.0
+GOAL_KIB_PER_STREAM = 64.0
+GOAL_CATCH_UP = 50_000.0
+
+
+# --- server processes ---
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of every thread of the process."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+CPUS = os.sched_getaffinity(0)  # before this process pins itself
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Pin ``pid`` to ``cpu`` when both CPUs are there; on one CPU, everything shares it."""
+    if {SERVER_CPU, CLIENT_CPU} <= CPUS:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def clean_environment() -> dict[str, str]:
+    """This environment without EVENTSTORE_* settings: the servers run with the defaults."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("EVENTSTORE_")}
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(
+                "the server did not start:\n" + log.read().decode(errors="replace")[-3000:]
+            )
+        time.sleep(0.1)
+
+
+@contextmanager
+def serve(module: str, env: dict[str, str], *options: str) -> Iterator[Server]:
+    """``python -m <module>`` on a free port, pinned to `SERVER_CPU`; its log goes to stderr."""
+    port = free_port()
+    command = [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *options]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**clean_environment(), "EVENTSTORE_LOG_LEVEL": "warning", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        pin(process.pid, SERVER_CPU)
+        try:
+            _wait_healthy(process, port, log)
+            yield Server(process, port)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.seek(0)
+            output = log.read().decode(errors="replace").strip()
+            if output:
+                print(f"[{module} log, last 3000 characters]\n{output[-3000:]}", file=sys.stderr)
+
+
+# --- plain requests (appends, floor control) over one keep-alive connection ---
+
+
+class HttpConnection:
+    def __init__(self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self._host = f"{HOST}:{port}"
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> HttpConnection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(port, reader, writer)
+
+    async def request(self, method: str, target: str, body: bytes | None = None) -> bytes:
+        """The response body; anything but a 2xx is an error."""
+        async with asyncio.timeout(REQUEST_SECONDS):
+            self._writer.write(build_request(method, target, self._host, body))
+            head = await self._reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            answer = await self._reader.readexactly(length) if length else b""
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{method} {target}: {status} {answer[:500]!r}")
+        return answer
+
+    async def close(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
+
+
+@dataclass
+class Appended:
+    """Positions appended in one phase, with the time each request was sent and answered."""
+
+    sent: dict[int, float] = field(default_factory=dict)
+    acked: dict[int, float] = field(default_factory=dict)
+    first_sent: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.acked)
+
+
+async def append_events(
+    conn: HttpConnection, tag: str, seqs: Iterable[int], pad: str, log: Appended
+) -> None:
+    sent = time.time()
+    events = [
+        {
+            "type": EVENT_TYPE,
+            "data": {"seq": seq, "sent": sent, "pad": pad},
+            "tags": [BENCH_TAG, tag],
+        }
+        for seq in seqs
+    ]
+    answer = await conn.request("POST", "/v1/events", orjson.dumps({"events": events}))
+    acked = time.time()
+    log.first_sent = log.first_sent or sent
+    for position in orjson.loads(answer)["positions"]:
+        log.sent[position] = sent
+        log.acked[position] = acked
+
+
+async def append_paced(
+    conn: HttpConnection, tag: str, pad: str, *, rate: float, batch: int, seconds: float
+) -> Appended:
+    """Appends of ``batch`` events on a fixed schedule, ``rate`` events/s for ``seconds``; an
+    append that comes back late is followed by the next one at once (the schedule holds)."""
+    log = Appended()
+    loop = asyncio.get_running_loop()
+    appends = max(1, round(rate * seconds / batch))
+    interval = batch / rate
+    start = loop.time()
+    deadline = start + 2 * seconds + 10
+    for number in range(appends):
+        delay = start + number * interval - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif loop.time() > deadline:
+            break
+        await append_events(conn, tag, range(number * batch, (number + 1) * batch), pad, log)
+    return log
+
+
+async def append_burst(conn: HttpConnection, tag: str, pad: str, events: int) -> Appended:
+    log = Appended()
+    for start in range(0, events, APPEND_MAX):
+        await append_events(conn, tag, range(start, min(events, start + APPEND_MAX)), pad, log)
+    return log
+
+
+# --- SSE streams: raw sockets, HTTP/1.1 chunked, minimal SSE parser ---
+
+
+class SseStream(asyncio.Protocol):
+    """One ``GET`` of a stream; records each message's position (``id``) and receipt time.
+
+    The parser handles what both servers send: chunked transfer coding, messages ended by a
+    blank line with LF line ends, ``id``/``data`` fields and comment lines (heartbeats)."""
+
+    def __init__(self, request: bytes, *, keep_data: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        self._request = request
+        self._keep_data = keep_data
+        self.head: asyncio.Future[int] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self._raw = bytearray()
+        self._sse = bytearray()
+        self._in_body = False
+        self.positions: array[int] = array("q")
+        self.times: array[float] = array("d")
+        self.data: list[tuple[int, bytes]] = []
+        self.comments = 0
+        self.message_bytes = 0
+        self.ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.head.done():
+            self.head.set_exception(ConnectionError(f"stream closed before its head: {exc}"))
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        raw = self._raw
+        raw += data
+        if not self._in_body:
+            end = raw.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(raw[:end]).lower()
+            del raw[: end + 4]
+            self._in_body = True
+            status = int(head[9:12])
+            if status != 200 or b"transfer-encoding: chunked" not in head:
+                self.head.set_result(status or -1)
+                self.close()
+                return
+            self.head.set_result(status)
+        self._chunks(now)
+
+    def _chunks(self, now: float) -> None:
+        raw, sse, pos, size_raw = self._raw, self._sse, 0, len(self._raw)
+        while True:
+            eol = raw.find(b"\r\n", pos)
+            if eol < 0:
+                break
+            size = int(raw[pos:eol].split(b";", 1)[0], 16)
+            start = eol + 2
+            end = start + size
+            if end + 2 > size_raw:
+                break
+            pos = end + 2
+            if size == 0:
+                self.ended = True
+                self.close()
+                break
+            sse += raw[start:end]
+        if pos:
+            del raw[:pos]
+        pos = 0
+        while (end := sse.find(b"\n\n", pos)) >= 0:
+            self._message(bytes(sse[pos:end]), now)
+            pos = end + 2
+        if pos:
+            del sse[:pos]
+
+    def _message(self, block: bytes, now: float) -> None:
+        position = -1
+        data: bytes | None = None
+        for line in block.split(b"\n"):
+            if not line or line[0] == 0x3A:  # a comment
+                continue
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if name == b"id":
+                position = int(value)
+            elif name == b"data":
+                data = value if data is None else data + b"\n" + value
+        if data is None:
+            self.comments += 1
+            return
+        self.positions.append(position)
+        self.times.append(now)
+        self.message_bytes += len(block) + 2
+        if self._keep_data:
+            self.data.append((position, data))
+
+
+def stream_request(port: int, target: str) -> bytes:
+    return (
+        f"GET {target} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
+
+
+async def open_streams(
+    port: int, target: str, count: int, *, keep_first: bool = False
+) -> list[SseStream]:
+    """``count`` streams, connected ``OPEN_BATCH`` at a time; returns once every one has its
+    200 head."""
+    loop = asyncio.get_running_loop()
+    request = stream_request(port, target)
+    streams: list[SseStream] = []
+
+    def factory(stream: SseStream) -> Callable[[], SseStream]:
+        return lambda: stream
+
+    try:
+        async with asyncio.timeout(START_SECONDS + count * 0.05):
+            for first in range(0, count, OPEN_BATCH):
+                batch = [
+                    SseStream(request, keep_data=keep_first and n == 0)
+                    for n in range(first, min(count, first + OPEN_BATCH))
+                ]
+                streams += batch
+                await asyncio.gather(
+                    *(loop.create_connection(factory(s), HOST, port) for s in batch)
+                )
+            statuses = await asyncio.gather(*(s.head for s in streams))
+    except BaseException:
+        close_streams(streams)
+        raise
+    if any(status != 200 for status in statuses):
+        close_streams(streams)
+        raise RuntimeError(f"{target}: statuses {sorted(set(statuses))}")
+    return streams
+
+
+def close_streams(streams: Iterable[SseStream]) -> None:
+    for stream in streams:
+        stream.close()
+
+
+async def wait_delivered(
+    streams: Sequence[SseStream], offsets: Sequence[int], count: int, seconds: float
+) -> bool:
+    """Until every stream has ``count`` messages past its offset, at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(len(s.positions) - off >= count for s, off in zip(streams, offsets, strict=True)):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def last_receipt(streams: Sequence[SseStream], offsets: Sequence[int]) -> float:
+    return max(
+        (s.times[-1] for s, off in zip(streams, offsets, strict=True) if len(s.times) > off),
+        default=0.0,
+    )
+
+
+# --- figures ---
+
+
+@dataclass
+class Tally:
+    received: int = 0
+    lost: int = 0
+    dup: int = 0
+    extra: int = 0
+    disorder: int = 0
+
+
+def tally(streams: Sequence[SseStream], offsets: Sequence[int], expected: set[int]) -> Tally:
+    """Each stream should hold every ``expected`` position once, in order, past its offset."""
+    result = Tally()
+    for stream, offset in zip(streams, offsets, strict=True):
+        got = stream.positions[offset:]
+        seen = set(got)
+        result.received += len(got)
+        result.dup += len(got) - len(seen)
+        result.lost += len(expected - seen)
+        result.extra += len(seen - expected)
+        result.disorder += sum(1 for a, b in itertools.pairwise(got) if b <= a)
+    return result
+
+
+def latencies_ms(
+    streams: Sequence[SseStream], offsets: Sequence[int], stamps: dict[int, float]
+) -> list[float]:
+    """Receipt minus ``stamps[position]`` for every message received, sorted, in ms."""
+    found: list[float] = []
+    for stream, offset in zip(streams, offsets, strict=True):
+        for position, received in zip(
+            stream.positions[offset:], stream.times[offset:], strict=True
+        ):
+            stamp = stamps.get(position)
+            if stamp is not None:
+                found.append((received - stamp) * 1000)
+    found.sort()
+    return found
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def verify_data(stream: SseStream, log: Appended, tag: str) -> int:
+    """Messages of ``stream`` whose event is not the one appended at that position."""
+    bad = 0
+    for position, data in stream.data:
+        event = orjson.loads(data)
+        if (
+            event.get("position") != position
+            or event.get("type") != EVENT_TYPE
+            or tag not in event.get("tags", ())
+            or event.get("data", {}).get("sent") != log.sent.get(position)
+        ):
+            bad += 1
+    stream.data.clear()
+    return bad
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by everything on this machine's CPUs (/proc/stat, all but idle/iowait)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+@dataclass
+class Usage:
+    """CPU per wall second of one phase: 1.0 is one core busy."""
+
+    client: float
+    server: float
+    others: float  # every other process on the machine (other work competing for the cores)
+    wall: float  # seconds measured
+
+
+class Meter:
+    """Wall time and the CPU of this client, of the server and of everything else, over one
+    phase."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+        self._server_cpu = server.cpu_seconds()
+        self._machine = machine_busy_seconds()
+
+    def stop(self) -> Usage:
+        wall = time.perf_counter() - self._wall
+        client = time.process_time() - self._cpu
+        server = self._server.cpu_seconds() - self._server_cpu
+        machine = machine_busy_seconds() - self._machine
+        others = max(0.0, machine - client - server)
+        return Usage(client / wall, server / wall, others / wall, wall)
+
+
+@dataclass
+class Phase:
+    target: str
+    subscribers: int
+    kind: str  # "paced" or "burst"
+    goal_rate: float  # events/s asked of the appender (paced), 0 for a burst
+    events: int  # events appended (or sent by the floor) to each stream
+    seconds: float  # first append sent -> last message received
+    append_rate: float
+    delivered_rate: float  # messages received by all streams per second
+    commit_ms: list[float]
+    send_ms: list[float]
+    tally: Tally
+    bad: int
+    complete: bool
+    cpu: Usage
+
+    @property
+    def server_us(self) -> float:
+        """Server CPU per message delivered, in microseconds."""
+        messages = self.tally.received - self.tally.dup - self.tally.extra
+        return self.cpu.server * self.cpu.wall / messages * 1e6 if messages else float("nan")
+
+
+@dataclass
+class Memory:
+    target: str
+    subscribers: int
+    before_kib: int
+    open_kib: int
+    end_kib: int
+
+    @property
+    def per_stream_kib(self) -> float:
+        return (self.open_kib - self.before_kib) / self.subscribers
+
+
+@dataclass
+class CatchUp:
+    events: int
+    seconds: float
+    complete: bool
+    cpu: Usage
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_us(self) -> float:
+        return self.cpu.server * self.cpu.wall / self.events * 1e6 if self.events else 0.0
+
+
+@dataclass
+class Results:
+    phases: list[Phase] = field(default_factory=list)
+    memory: list[Memory] = field(default_factory=list)
+    catch_up: CatchUp | None = None
+    fill_seconds: float = 0.0
+    fill_events: int = 0
+    message_bytes: int = 0
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- phases ---
+
+
+async def measure_delivery(
+    server: Server,
+    streams: Sequence[SseStream],
+    *,
+    target: str,
+    kind: str,
+    goal_rate: float,
+    publish: Callable[[], Awaitable[Appended]],
+    drain_seconds: float,
+) -> tuple[Phase, Appended]:
+    """Run ``publish`` (appends), then wait for every stream to receive what it appended."""
+    offsets = [len(s.positions) for s in streams]
+    meter = Meter(server)
+    log = await publish()
+    complete = await wait_delivered(streams, offsets, len(log), drain_seconds)
+    cpu = meter.stop()
+    counted = tally(streams, offsets, set(log.acked))
+    seconds = max(1e-9, last_receipt(streams, offsets) - log.first_sent)
+    append_seconds = max(1e-9, max(log.acked.values(), default=0.0) - log.first_sent)
+    phase = Phase(
+        target=target,
+        subscribers=len(streams),
+        kind=kind,
+        goal_rate=goal_rate,
+        events=len(log),
+        seconds=seconds,
+        append_rate=len(log) / append_seconds,
+        delivered_rate=(counted.received - counted.dup - counted.extra) / seconds,
+        commit_ms=latencies_ms(streams, offsets, log.acked),
+        send_ms=latencies_ms(streams, offsets, log.sent),
+        tally=counted,
+        bad=0,
+        complete=complete,
+        cpu=cpu,
+    )
+    progress(
+        f"  {target} {len(streams)} streams {kind}: {len(log)} events, "
+        f"{phase.delivered_rate:,.0f} delivered/s, p99 {percentile(phase.commit_ms, 0.99):.1f} ms"
+        f", lost {counted.lost} dup {counted.dup}, {phase.server_us:.0f} us server CPU/message"
+        f", cpu server {cpu.server:.0%} client {cpu.client:.0%} others {cpu.others:.0%}"
+    )
+    return phase, log
+
+
+async def warm_up(server: Server, pad: str) -> None:
+    """One stream and one append, so first-use costs are not counted as the streams'."""
+    streams = await open_streams(server.port, "/v1/events/stream?tag=warmup", 1)
+    conn = await HttpConnection.open(server.port)
+    try:
+        await append_events(conn, "warmup", range(1), pad, Appended())
+        if not await wait_delivered(streams, [0], 1, 10.0):
+            raise RuntimeError("the warm-up event was not delivered")
+    finally:
+        close_streams(streams)
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Config:
+    target: str  # "service", "floor" or "floor+join" (the floor, coalescing its sends)
+    label: str
+    subscribers: int
+    paced: tuple[float, int] | None  # (events/s, events per append)
+    burst: int  # events appended at once, after the paced run; 0 for none
+
+    @property
+    def stream_target(self) -> str:
+        target = f"/v1/events/stream?type={EVENT_TYPE}&tag=run:{self.label}"
+        return target + "&coalesce=true" if self.target == "floor+join" else target
+
+
+async def run_config(
+    server: Server, results: Results, config: Config, args: argparse.Namespace
+) -> None:
+    """Warm up, open the streams (memory before and after), then the paced run and the burst."""
+    pad = "x" * args.pad
+    tag = f"run:{config.label}"
+    service = config.target == "service"
+    await warm_up(server, pad)
+    await asyncio.sleep(SETTLE_SECONDS)
+    before = server.rss_kib()
+    streams = await open_streams(
+        server.port, config.stream_target, config.subscribers, keep_first=service
+    )
+    conn = await HttpConnection.open(server.port)
+    try:
+        await asyncio.sleep(SETTLE_SECONDS)
+        opened = server.rss_kib()
+        progress(
+            f"  {config.target} {config.subscribers} streams open: RSS {before} -> {opened} KiB"
+            f", {(opened - before) / config.subscribers:.1f} KiB each"
+        )
+        runs: list[tuple[str, float, Callable[[], Awaitable[Appended]]]] = []
+        if config.paced is not None:
+            rate, batch = config.paced
+
+            async def paced() -> Appended:
+                return await append_paced(
+                    conn, tag, pad, rate=rate, batch=batch, seconds=args.seconds
+                )
+
+            runs.append(("paced", rate, paced))
+        if config.burst:
+
+            async def burst() -> Appended:
+                return await append_burst(conn, tag, pad, config.burst)
+
+            runs.append(("burst", 0.0, burst))
+        for kind, goal_rate, publish in runs:
+            phase, log = await measure_delivery(
+                server,
+                streams,
+                target=config.target,
+                kind=kind,
+                goal_rate=goal_rate,
+                publish=publish,
+                drain_seconds=args.drain_seconds,
+            )
+            if service:
+                phase.bad = verify_data(streams[0], log, tag)
+            results.phases.append(phase)
+        first = streams[0]
+        if service and first.positions:
+            results.message_bytes = round(first.message_bytes / len(first.positions))
+        results.memory.append(
+            Memory(config.target, config.subscribers, before, opened, server.rss_kib())
+        )
+    finally:
+        close_streams(streams)
+        await conn.close()
+
+
+async def fill(database_url: str, events: int, pad: str) -> float:
+    """``events`` events in appends of `APPEND_MAX`, through the storage engine in this process
+    (SQLite synchronous=NORMAL: this fill only). Returns the seconds it took."""
+    settings = Settings(database_url=database_url, sqlite_synchronous="NORMAL")
+    engine = build_engine(settings)
+    started = time.perf_counter()
+    await engine.start()
+    try:
+        for first in range(0, events, APPEND_MAX):
+            await engine.append(
+                [
+                    EventInput(
+                        type=EVENT_TYPE,
+                        data=dump_json({"seq": n, "sent": 0.0, "pad": pad}),
+                        tags=(BENCH_TAG, "run:fill"),
+                    )
+                    for n in range(first, min(events, first + APPEND_MAX))
+                ]
+            )
+            if (first // APPEND_MAX) % 100 == 99:
+                progress(f"  filled {first + APPEND_MAX:,} events")
+    finally:
+        await engine.close()
+    return time.perf_counter() - started
+
+
+async def catch_up(server: Server, events: int) -> CatchUp:
+    meter = Meter(server)
+    started = time.time()
+    streams = await open_streams(server.port, "/v1/events/stream?after=0&live=false", 1)
+    stream = streams[0]
+    try:
+        async with asyncio.timeout(120 + events / 1000):
+            await asyncio.shield(stream.done)
+    except TimeoutError:
+        progress("  catch-up: timed out")
+    finally:
+        close_streams(streams)
+    cpu = meter.stop()
+    complete = stream.ended and stream.positions == array("q", range(1, events + 1))
+    if not complete:
+        counted = tally(streams, [0], set(range(1, events + 1)))
+        progress(f"  catch-up incomplete: {counted}")
+    seconds = max(1e-9, last_receipt(streams, [0]) - started)
+    result = CatchUp(len(stream.positions), seconds, complete, cpu)
+    progress(
+        f"  catch-up: {result.events:,} events in {seconds:.2f} s = {result.rate:,.0f}/s, "
+        f"cpu server {cpu.server:.0%} client {cpu.client:.0%} others {cpu.others:.0%}"
+    )
+    return result
+
+
+# --- the report ---
+
+
+def verdict(met: bool) -> str:
+    return "MET" if met else "MISSED"
+
+
+def ratio(value: float, floor: float | None) -> str:
+    return f"{value / floor:.2f}" if floor else "-"
+
+
+CPU_HEADER = f"{'srv':>6}{'cli':>5}{'oth':>5}"
+
+
+def cpu_columns(cpu: Usage) -> str:
+    return f"{cpu.server:>6.0%}{cpu.client:>5.0%}{cpu.others:>5.0%}"
+
+
+def report(results: Results, args: argparse.Namespace) -> None:
+    store = (
+        "PostgreSQL (its own CPU counts under oth)"
+        if args.postgres
+        else "SQLite (defaults: WAL, synchronous=FULL)"
+    )
+    print(
+        f"\nStream benchmark: {store}; server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}; "
+        f"messages of ~{results.message_bytes} bytes. floor = bare sse-starlette "
+        "(scripts/bench_stream_floor.py), floor+join = the floor sending up to 500 pending "
+        "messages per send.\nCPU per wall second (100% = one core): srv = the server, cli = "
+        "this client, oth = all other processes on the machine; us/msg = server CPU per message "
+        "delivered."
+    )
+    floors = {(p.subscribers, p.kind): p for p in results.phases if p.target == "floor"}
+    joined = {(p.subscribers, p.kind): p for p in results.phases if p.target == "floor+join"}
+
+    print(
+        f"\nLive fan-out, paced ({args.seconds:g} s each). Latency from the append's response "
+        "(commit acknowledged) to receipt; 'p99 send' from the append's request."
+    )
+    print(
+        f"{'target':<8}{'subs':>5}{'goal/s':>7}{'appended/s':>11}{'delivered/s':>12}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'p99 send':>9}{'lost':>5}{'dup':>4}{'bad':>4}"
+        f"{'us/msg':>7}{CPU_HEADER}  goal"
+    )
+    for phase in (p for p in results.phases if p.kind == "paced"):
+        counted = phase.tally
+        p99 = percentile(phase.commit_ms, 0.99)
+        goal_rate = GOAL_RATES.get(phase.subscribers)
+        goal = ""
+        if goal_rate is not None and phase.target == "service":
+            met = (
+                phase.append_rate >= 0.98 * goal_rate
+                and phase.goal_rate >= goal_rate
+                and phase.delivered_rate >= 0.98 * goal_rate * phase.subscribers
+                and counted.lost + counted.dup + counted.extra + counted.disorder + phase.bad == 0
+                and phase.complete
+                and p99 <= GOAL_P99_MS
+            )
+            goal = (
+                f"{phase.subscribers} at {goal_rate:g}/s, all delivered, "
+                f"p99 <= {GOAL_P99_MS:g} ms: {verdict(met)}"
+            )
+        print(
+            f"{phase.target:<8}{phase.subscribers:>5}{phase.goal_rate:>7.0f}"
+            f"{phase.append_rate:>11.1f}{phase.delivered_rate:>12.0f}"
+            f"{percentile(phase.commit_ms, 0.5):>8.1f}{p99:>8.1f}"
+            f"{percentile(phase.commit_ms, 1.0):>8.1f}{percentile(phase.send_ms, 0.99):>9.1f}"
+            f"{counted.lost:>5}{counted.dup:>4}{phase.bad:>4}{phase.server_us:>7.0f}"
+            f"{cpu_columns(phase.cpu)}  {goal}"
+        )
+
+    print(
+        "\nBurst: N events appended at once (appends of 1,000 back to back), until every "
+        "stream has them all; ratios = service / floor"
+    )
+    print(
+        f"{'target':<11}{'subs':>5}{'events':>8}{'seconds':>9}{'delivered/s':>12}{'lost':>5}"
+        f"{'dup':>4}{'us/msg':>7}{CPU_HEADER}{'rate ratio':>11}{'us ratio':>9}"
+    )
+    for phase in (p for p in results.phases if p.kind == "burst"):
+        floor = floors.get((phase.subscribers, "burst"))
+        rate_ratio = us_ratio = ""
+        if floor is not None and phase.target == "service":
+            rate_ratio = ratio(phase.delivered_rate, floor.delivered_rate)
+            us_ratio = ratio(phase.server_us, floor.server_us)
+        print(
+            f"{phase.target:<11}{phase.subscribers:>5}{phase.events:>8}{phase.seconds:>9.2f}"
+            f"{phase.delivered_rate:>12.0f}{phase.tally.lost:>5}{phase.tally.dup:>4}"
+            f"{phase.server_us:>7.0f}{cpu_columns(phase.cpu)}{rate_ratio:>11}{us_ratio:>9}"
+        )
+
+    floor_memory = {m.subscribers: m for m in results.memory if m.target == "floor"}
+    print(
+        "\nServer memory (VmRSS): before = after a warm-up stream, open = the streams open and "
+        "idle, after = at the end; per stream = (open - before) / streams"
+    )
+    print(
+        f"{'target':<11}{'subs':>5}{'before MiB':>11}{'open MiB':>10}{'after MiB':>10}"
+        f"{'KiB/stream':>11}{'service/floor':>14}  goal"
+    )
+    for memory in (m for m in results.memory if m.target != "floor+join"):
+        floor_mem = floor_memory.get(memory.subscribers)
+        shown = goal = ""
+        if memory.target == "service":
+            if floor_mem is not None and memory.subscribers >= 100:
+                shown = ratio(memory.per_stream_kib, floor_mem.per_stream_kib)
+            if memory.subscribers >= 100:
+                met = memory.per_stream_kib <= GOAL_KIB_PER_STREAM
+                goal = f"<= {GOAL_KIB_PER_STREAM:g} KiB: {verdict(met)}"
+        print(
+            f"{memory.target:<11}{memory.subscribers:>5}{memory.before_kib / 1024:>11.1f}"
+            f"{memory.open_kib / 1024:>10.1f}{memory.end_kib / 1024:>10.1f}"
+            f"{memory.per_stream_kib:>11.1f}{shown:>14}  {goal}"
+        )
+
+    caught = results.catch_up
+    if caught is not None:
+        floor_one = floors.get((1, "burst"))
+        joined_one = joined.get((1, "burst"))
+        met = caught.complete and caught.rate >= GOAL_CATCH_UP
+        print(
+            f"\nCatch-up: one stream ?after=0&live=false over {results.fill_events:,} events "
+            f"(store filled in-process through the storage engine in {results.fill_seconds:.1f} s,"
+            " synchronous=NORMAL for the fill only); ratios = rate / the 1-stream burst of floor"
+            " and floor+join"
+        )
+        print(
+            f"{'events':>10}{'seconds':>9}{'events/s':>10}{'complete':>10}{'us/msg':>7}"
+            f"{CPU_HEADER}{'vs floor':>9}{'vs join':>8}  goal"
+        )
+        print(
+            f"{caught.events:>10}{caught.seconds:>9.2f}{caught.rate:>10.0f}"
+            f"{'yes' if caught.complete else 'NO':>10}{caught.server_us:>7.0f}"
+            f"{cpu_columns(caught.cpu)}"
+            f"{ratio(caught.rate, floor_one.delivered_rate if floor_one else None):>9}"
+            f"{ratio(caught.rate, joined_one.delivered_rate if joined_one else None):>8}"
+            f"  >= {GOAL_CATCH_UP:,.0f}/s: {verdict(met)}"
+        )
+
+    print(
+        "\nOne core's worth (1e6 / us per message): what the server would deliver with a whole "
+        "core to itself, whatever else ran on the machine"
+    )
+    for phase in (p for p in results.phases if p.target == "service"):
+        per_core = 1e6 / phase.server_us
+        print(
+            f"  service {phase.subscribers:>5} streams {phase.kind:<6}{per_core:>9,.0f} messages/s"
+            f" = {per_core / phase.subscribers:>8,.1f} events/s to each stream"
+        )
+    if caught is not None and caught.server_us:
+        print(
+            f"  catch-up, 1 stream     {1e6 / caught.server_us:>9,.0f} events/s"
+            f" (goal {GOAL_CATCH_UP:,.0f}/s)"
+        )
+
+
+# --- the run ---
+
+
+def raise_open_files(streams: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * streams + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            raise SystemExit(f"open-file limit {hard} is below the {wanted} this run needs")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+async def bench(args: argparse.Namespace) -> Results:
+    pin(0, CLIENT_CPU)
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as workdir:
+        url = args.postgres or f"sqlite+aiosqlite:///{workdir}/stream.db"
+        if args.postgres:
+            reset_postgres(args.postgres)
+        env = {"EVENTSTORE_DATABASE_URL": url}
+        pad = "x" * args.pad
+
+        progress(f"fill: {args.catch_up_events:,} events")
+        results.fill_events = args.catch_up_events
+        results.fill_seconds = await fill(url, args.catch_up_events, pad)
+        progress("catch-up")
+        with serve("app", env) as server:
+            results.catch_up = await catch_up(server, args.catch_up_events)
+
+        for config in configs(args, "service"):
+            progress(f"service: {config.subscribers} streams")
+            with serve("app", env) as server:
+                await run_config(server, results, config, args)
+
+    size = str(results.message_bytes or 350)
+    for config in [*configs(args, "floor"), *configs(args, "floor+join")]:
+        progress(f"{config.target}: {config.subscribers} streams")
+        with serve("scripts.bench_stream_floor", {}, "--message-bytes", size) as server:
+            await run_config(server, results, config, args)
+    return results
+
+
+def configs(args: argparse.Namespace, target: str) -> list[Config]:
+    """1 stream at the high rate, then each --subscribers at its rate; the largest and the
+    single stream also get a burst. The coalescing floor runs the bursts only."""
+    largest = max(args.subscribers)
+    found = [Config(target, "one", 1, (args.high_rate, args.high_batch), args.burst_one)]
+    for subscribers, rate in zip(args.subscribers, args.rates, strict=True):
+        burst = args.burst_many if subscribers == largest else 0
+        found.append(Config(target, str(subscribers), subscribers, (rate, 1), burst))
+    if target == "floor+join":
+        found = [Config(c.target, c.label, c.subscribers, None, c.burst) for c in found if c.burst]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="each paced run")
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[100.0, 10.0], help="events/s, per --subscribers"
+    )
+    parser.add_argument("--high-rate", type=float, default=2000.0, help="events/s to 1 stream")
+    parser.add_argument("--high-batch", type=int, default=20, help="events per append, 1 stream")
+    parser.add_argument("--burst-one", type=int, default=50_000, help="burst to 1 stream")
+    parser.add_argument(
+        "--burst-many", type=int, default=200, help="burst to the most streams (and the floor)"
+    )
+    parser.add_argument("--catch-up-events", type=int, default=1_000_000)
+    parser.add_argument("--pad", type=int, default=100, help="bytes of padding in each event")
+    parser.add_argument("--drain-seconds", type=float, default=30.0, help="most wait for delivery")
+    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL instead of SQLite (reset)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    args = parser.parse_args()
+    if len(args.rates) != len(args.subscribers):
+        parser.error("--rates needs one rate per --subscribers")
+    if args.high_batch > APPEND_MAX or args.high_batch < 1:
+        parser.error(f"--high-batch must be 1..{APPEND_MAX}")
+    if args.quick:
+        args.seconds = min(args.seconds, 3.0)
+        args.catch_up_events = min(args.catch_up_events, 20_000)
+        args.burst_one = min(args.burst_one, 5_000)
+        args.burst_many = min(args.burst_many, 50)
+        args.drain_seconds = min(args.drain_seconds, 10.0)
+    raise_open_files(max(args.subscribers))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        results = runner.run(bench(args))
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
