@@ -64,7 +64,7 @@ from app.config import Settings
 from app.domain import EventInput, dump_json
 from app.storage.factory import build_engine
 from scripts.bench import reset_postgres
-from scripts.http_load import build_request
+from scripts.http_load import build_request, read_response
 from tests.support.live_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,14 +189,7 @@ class HttpConnection:
         """The response body; anything but a 2xx is an error."""
         async with asyncio.timeout(REQUEST_SECONDS):
             self._writer.write(build_request(method, target, self._host, body))
-            head = await self._reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            answer = await self._reader.readexactly(length) if length else b""
+            status, answer = await read_response(self._reader)
         if not 200 <= status < 300:
             raise RuntimeError(f"{method} {target}: {status} {answer[:500]!r}")
         return answer

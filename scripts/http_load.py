@@ -48,19 +48,24 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> int:
-    writer.write(request)
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and body of the next response on a keep-alive connection (Content-Length
+    framing, as the services here answer every non-stream request)."""
     head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    if length:
-        await reader.readexactly(length)
+    body = await reader.readexactly(length) if length else b""
+    return int(head[9:12]), body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    writer.write(request)
+    status, _ = await read_response(reader)
     return status
 
 
