@@ -29,7 +29,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 def rfc3339(moment: datetime) -> str:
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat of a UTC time ends in "+00:00"; it costs a fifth of strftime.
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def json_response(
