@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,42 +37,17 @@ import httpx
 import orjson
 
 from scripts.http_load import LoadResult, RequestBytes, build_request, run_load
-from tests.support.live_server import free_port
+from tests.support.live_server import service_process
 
-REPO = Path(__file__).resolve().parents[1]
 SERVER_CPU = 0
 CLIENT_CPU = 1
 
 
 @contextmanager
 def server(module: str, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env={**os.environ, "EVENTSTORE_LOG_LEVEL": "warning", **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        os.sched_setaffinity(process.pid, {SERVER_CPU})
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(log.read().decode(errors="replace")) from None
-                    time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    settings = {"EVENTSTORE_LOG_LEVEL": "warning", **env}
+    with service_process(module, settings, cpu=SERVER_CPU, startup_seconds=30) as service:
+        yield service.base_url
 
 
 def append_request(base: str, run_id: str) -> RequestBytes:

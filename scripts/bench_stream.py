@@ -45,7 +45,6 @@ import asyncio
 import itertools
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,9 +53,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
-import httpx
 import orjson
 import uvloop
 
@@ -65,13 +63,11 @@ from app.domain import EventInput, dump_json
 from app.storage.factory import build_engine
 from scripts.bench import reset_postgres
 from scripts.http_load import build_request, read_response
-from tests.support.live_server import free_port
+from tests.support.live_server import CLOCK_TICKS, ServiceProcess, service_process
 
-REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 SERVER_CPU = 0
 CLIENT_CPU = 1
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 EVENT_TYPE = "StreamBenched"
 BENCH_TAG = "bench:stream"
@@ -90,27 +86,6 @@ GOAL_CATCH_UP = 50_000.0
 # --- server processes ---
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no VmRSS for process {self.pid}")
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of every thread of the process."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 CPUS = os.sched_getaffinity(0)  # before this process pins itself
 
 
@@ -120,53 +95,23 @@ def pin(pid: int, cpu: int) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
-def clean_environment() -> dict[str, str]:
-    """This environment without EVENTSTORE_* settings: the servers run with the defaults."""
-    return {name: value for name, value in os.environ.items() if not name.startswith("EVENTSTORE_")}
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            raise RuntimeError(
-                "the server did not start:\n" + log.read().decode(errors="replace")[-3000:]
-            )
-        time.sleep(0.1)
-
-
 @contextmanager
-def serve(module: str, env: dict[str, str], *options: str) -> Iterator[Server]:
-    """``python -m <module>`` on a free port, pinned to `SERVER_CPU`; its log goes to stderr."""
-    port = free_port()
-    command = [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *options]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env={**clean_environment(), "EVENTSTORE_LOG_LEVEL": "warning", **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        pin(process.pid, SERVER_CPU)
+def serve(module: str, env: dict[str, str], *options: str) -> Iterator[ServiceProcess]:
+    """``python -m <module>`` on a free port with the default settings and ``env``, pinned to
+    `SERVER_CPU`; its log goes to stderr at the end."""
+    settings = {"EVENTSTORE_LOG_LEVEL": "warning", **env}
+    with service_process(
+        module,
+        settings,
+        options=options,
+        inherit_settings=False,
+        cpu=SERVER_CPU if {SERVER_CPU, CLIENT_CPU} <= CPUS else None,
+        startup_seconds=START_SECONDS,
+    ) as server:
         try:
-            _wait_healthy(process, port, log)
-            yield Server(process, port)
+            yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.seek(0)
-            output = log.read().decode(errors="replace").strip()
+            output = server.output().strip()
             if output:
                 print(f"[{module} log, last 3000 characters]\n{output[-3000:]}", file=sys.stderr)
 
@@ -515,7 +460,7 @@ class Meter:
     """Wall time and the CPU of this client, of the server and of everything else, over one
     phase."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ServiceProcess) -> None:
         self._server = server
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
@@ -602,7 +547,7 @@ def progress(text: str) -> None:
 
 
 async def measure_delivery(
-    server: Server,
+    server: ServiceProcess,
     streams: Sequence[SseStream],
     *,
     target: str,
@@ -645,7 +590,7 @@ async def measure_delivery(
     return phase, log
 
 
-async def warm_up(server: Server, pad: str) -> None:
+async def warm_up(server: ServiceProcess, pad: str) -> None:
     """One stream and one append, so first-use costs are not counted as the streams'."""
     streams = await open_streams(server.port, "/v1/events/stream?tag=warmup", 1)
     conn = await HttpConnection.open(server.port)
@@ -673,7 +618,7 @@ class Config:
 
 
 async def run_config(
-    server: Server, results: Results, config: Config, args: argparse.Namespace
+    server: ServiceProcess, results: Results, config: Config, args: argparse.Namespace
 ) -> None:
     """Warm up, open the streams (memory before and after), then the paced run and the burst."""
     pad = "x" * args.pad
@@ -759,7 +704,7 @@ async def fill(database_url: str, events: int, pad: str) -> float:
     return time.perf_counter() - started
 
 
-async def catch_up(server: Server, events: int) -> CatchUp:
+async def catch_up(server: ServiceProcess, events: int) -> CatchUp:
     meter = Meter(server)
     started = time.time()
     streams = await open_streams(server.port, "/v1/events/stream?after=0&live=false", 1)

@@ -1,4 +1,5 @@
-"""A real service process on a free port, for tests that need real sockets (streams, clients)."""
+"""A real service process on a free port, for tests that need real sockets (streams, clients) and
+for the benchmarks (which also pin it to a CPU and read its memory and CPU time)."""
 
 from __future__ import annotations
 
@@ -8,59 +9,106 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
         return port
 
 
-def _wait_until_healthy(
-    process: subprocess.Popen[bytes], base_url: str, log: IO[bytes], seconds: float
-) -> None:
+@dataclass(frozen=True)
+class ServiceProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def output(self) -> str:
+        """Everything the process has printed so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of every thread of the process."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _wait_until_healthy(service: ServiceProcess, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
-        if process.poll() is not None:
-            log.seek(0)
-            output = log.read().decode(errors="replace")
-            raise RuntimeError(f"the service exited during start-up:\n{output}")
+        if service.process.poll() is not None:
+            raise RuntimeError(f"the service exited during start-up:\n{service.output()}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{service.base_url}/healthz", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError("the service did not answer /healthz in time")
+            raise RuntimeError(f"the service did not answer /healthz in time:\n{service.output()}")
         time.sleep(0.05)
 
 
 @contextmanager
-def live_server(env: Mapping[str, str], *, startup_seconds: float = 20.0) -> Iterator[str]:
-    """Run `python -m app` with ``env`` added to the environment; yield its base URL."""
+def service_process(
+    module: str = "app",
+    env: Mapping[str, str] | None = None,
+    *,
+    options: Sequence[str] = (),
+    inherit_settings: bool = True,
+    cpu: int | None = None,
+    startup_seconds: float = 20.0,
+) -> Iterator[ServiceProcess]:
+    """Run ``python -m <module> --host 127.0.0.1 --port <free port> <options>`` with ``env``
+    added to this environment (without its ``EVENTSTORE_*`` settings unless
+    ``inherit_settings``), pinned to ``cpu`` if given; stop it on exit."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_env = {
+        name: value
+        for name, value in os.environ.items()
+        if inherit_settings or not name.startswith("EVENTSTORE_")
+    }
     # The output goes to a file: a pipe nobody reads would block a chatty server.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *options],
             cwd=REPO,
-            env={**os.environ, **env},
+            env={**base_env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        service = ServiceProcess(process, port, log)
         try:
-            _wait_until_healthy(process, base_url, log, startup_seconds)
-            yield base_url
+            if cpu is not None:
+                os.sched_setaffinity(process.pid, {cpu})
+            _wait_until_healthy(service, startup_seconds)
+            yield service
         finally:
             process.terminate()
             try:
@@ -68,3 +116,10 @@ def live_server(env: Mapping[str, str], *, startup_seconds: float = 20.0) -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def live_server(env: Mapping[str, str], *, startup_seconds: float = 20.0) -> Iterator[str]:
+    """Run `python -m app` with ``env`` added to the environment; yield its base URL."""
+    with service_process("app", env, startup_seconds=startup_seconds) as service:
+        yield service.base_url
