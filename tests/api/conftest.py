@@ -7,10 +7,24 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.helpers import api_client
+from tests.api.helpers import api_client, append_ok, event
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with api_client() as client:
         yield client
+
+
+@pytest.fixture
+async def five(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A store of five events: A(k:1) B(k:1) A(k:2) B(k:2, x:1) C."""
+    await append_ok(
+        client,
+        event("A", "k:1"),
+        event("B", "k:1"),
+        event("A", "k:2"),
+        event("B", "k:2", "x:1"),
+        event("C"),
+    )
+    return client

@@ -7,22 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import append_ok, assert_problem, event
+from tests.api.helpers import assert_problem
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def five(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    await append_ok(
-        client,
-        event("A", "k:1"),
-        event("B", "k:1"),
-        event("A", "k:2"),
-        event("B", "k:2", "x:1"),
-        event("C"),
-    )
-    return client
 
 
 async def listed(client: httpx.AsyncClient, params: Any) -> dict[str, Any]:

@@ -24,20 +24,6 @@ def positions(result: dict[str, Any]) -> list[int]:
     return [e["position"] for e in result["events"]]
 
 
-@pytest.fixture
-async def five(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A store of five events: A(k:1) B(k:1) A(k:2) B(k:2) C."""
-    await append_ok(
-        client,
-        event("A", "k:1"),
-        event("B", "k:1"),
-        event("A", "k:2"),
-        event("B", "k:2", "x:1"),
-        event("C"),
-    )
-    return client
-
-
 async def test_empty_store_reads_nothing_with_head_and_marker_zero(
     client: httpx.AsyncClient,
 ) -> None:

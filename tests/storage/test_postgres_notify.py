@@ -120,6 +120,15 @@ async def wake_up_time(waiter: Replica, writer: Replica, *, timeout: float) -> t
     return woke_with, woke_at - started
 
 
+async def assert_notified_promptly(first: Replica, second: Replica, *, rounds: int) -> None:
+    """Each replica's commit wakes the other within 0.5 s, ``rounds`` times both ways."""
+    for waiter, writer in [(first, second), (second, first)] * rounds:
+        head = await writer.engine.head()
+        woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
+        assert woke_with == head + 1
+        assert seconds < 0.5
+
+
 async def test_each_replica_listens_on_one_named_connection(
     url: str, replicas: tuple[Replica, Replica]
 ) -> None:
@@ -134,11 +143,7 @@ async def test_a_commit_on_one_replica_wakes_the_other_at_once(
 ) -> None:
     monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
     first, second = replicas
-    for waiter, writer in [(first, second), (second, first)] * 3:
-        head = await writer.engine.head()
-        woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
-        assert woke_with == head + 1
-        assert seconds < 0.5
+    await assert_notified_promptly(first, second, rounds=3)
 
 
 async def test_a_notification_never_moves_the_head(
@@ -196,11 +201,7 @@ async def test_notifications_are_prompt_again_after_the_listeners_were_killed(
     assert first.feed.connections == second.feed.connections == 2
     assert (await listener_pids(url)).isdisjoint(killed)
     monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
-    for waiter, writer in [(first, second), (second, first)]:
-        head = await writer.engine.head()
-        woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
-        assert woke_with == head + 1
-        assert seconds < 0.5
+    await assert_notified_promptly(first, second, rounds=1)
 
 
 async def test_an_append_never_fails_because_notify_failed(
