@@ -48,6 +48,21 @@ class Settings(BaseSettings):
         description="Metadata keys whose values become `key:value` tags at append "
         '(JSON list, e.g. ["tenant"]).',
     )
+    append_queue_size: int = Field(
+        1024,
+        ge=1,
+        description="Most appends waiting for the writer or being committed; beyond that, "
+        "further appends wait for room (back-pressure).",
+    )
+    append_batch_max_requests: int = Field(
+        256, ge=1, description="Most appends committed together in one transaction."
+    )
+    append_batch_max_events: int = Field(
+        10_000,
+        ge=1,
+        description="Most events committed together in one transaction (an append larger "
+        "than this is committed alone).",
+    )
     heartbeat_seconds: float = Field(
         15.0, gt=0, description="An idle stream sends a heartbeat comment this often."
     )

@@ -30,6 +30,7 @@ from app.api.problems import install_problem_handlers, use_problem_media_type
 from app.api.routes import events, ops, snapshots, stream
 from app.config import Settings
 from app.storage.factory import build_engine
+from app.storage.sql import SqlEngine
 from app.streaming import TailReader
 
 TITLE = "DCB event store"
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings)
         await engine.start()
+        metrics.watch_batches(engine.batch_stats if isinstance(engine, SqlEngine) else None)
         tail = TailReader(
             engine,
             event_json,

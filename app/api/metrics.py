@@ -12,11 +12,14 @@ Deliberate choices:
 - An exception escaping the application counts as a 500.
 - Appends are counted by outcome (``stored``, ``replayed``), conflicts separately, and events
   appended only when stored (a replay stores nothing).
+- Group commit (SQL engines) is read at scrape time from the engine's own counters: batches
+  committed and the appends they held (their ratio is the mean batch size), and the largest.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,9 +28,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain import AppendResult
+from app.storage.group_commit import BatchStats
 
 UNMATCHED_ROUTE = "<unmatched>"
 LONG_LIVED_ROUTES = frozenset({"/v1/events/stream"})
@@ -68,6 +74,8 @@ class ApiMetrics:
             "Events stored by appends.",
             registry=self.registry,
         )
+        self._batches = _BatchCollector()
+        self.registry.register(self._batches)
 
     def record_append(self, result: AppendResult) -> None:
         if result.replayed:
@@ -79,8 +87,37 @@ class ApiMetrics:
     def record_conflict(self) -> None:
         self.append_conflicts.inc()
 
+    def watch_batches(self, stats: BatchStats | None) -> None:
+        """Publish the group-commit counters of the store's writer (None: none to publish)."""
+        self._batches.stats = stats
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _BatchCollector(Collector):
+    def __init__(self) -> None:
+        self.stats: BatchStats | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.stats
+        if stats is None:
+            return
+        yield CounterMetricFamily(
+            "eventstore_append_batches",
+            "Transactions committed by the group-commit writer.",
+            value=stats.batches,
+        )
+        yield CounterMetricFamily(
+            "eventstore_append_batched_requests",
+            "Appends decided in those transactions (stored, replayed or refused).",
+            value=stats.requests,
+        )
+        yield GaugeMetricFamily(
+            "eventstore_append_batch_largest",
+            "Most appends decided in one transaction since start.",
+            value=stats.largest,
+        )
 
 
 def _route_template(scope: Scope) -> str:

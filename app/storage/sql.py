@@ -10,6 +10,13 @@ order equals position order, and the append condition is checked against everyth
 Positions are drawn as ``max(position) + 1`` under that lock (no sequence): an append's events are
 consecutive and the log has no holes.
 
+Appends are group-committed (app/storage/group_commit.py): the appends queued at a moment form
+one write transaction, `_append_batch`, which decides them in queue order. Each member's replay
+check and condition run as statements on the transaction's connection, so they see the members
+stored before it exactly as they would see committed events: intra-batch conflicts need no logic
+of their own, and every answer is the serial one. A refused member writes nothing (it is refused
+before its inserts). One commit makes the batch durable; then all its callers are answered.
+
 Reads take the head first and bound the events by it. Under the writer lock every position up to
 an observed head is already committed, so the marker of a read never runs ahead of what it saw,
 on PostgreSQL's READ COMMITTED as on SQLite's snapshot reads.
@@ -29,6 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -42,6 +50,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DataError, IntegrityError
 
 from app.config import Settings
 from app.domain import (
@@ -55,7 +64,14 @@ from app.domain import (
     SnapshotInput,
     read_marker,
 )
-from app.errors import AppendConditionFailed, PositionBeyondHead
+from app.errors import (
+    AppendConditionFailed,
+    EventIdReused,
+    EventStoreError,
+    PositionBeyondHead,
+    StorageUnavailable,
+)
+from app.storage.group_commit import AppendRequest, BatchStats, GroupCommitter, Outcome
 from app.storage.idempotency import check_batch, replay_of
 from app.storage.matching import matching_events
 from app.storage.signal import CommitSignal
@@ -104,12 +120,24 @@ class TransactionRunner(Protocol):
 class SqlEngine:
     """`EventStorageEngine` over a `TransactionRunner`."""
 
-    def __init__(self, runner: TransactionRunner) -> None:
+    def __init__(self, runner: TransactionRunner, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
         self._runner = runner
         self._signal = CommitSignal()
+        self._committer = GroupCommitter(
+            self._commit_batch,
+            max_queued=settings.append_queue_size,
+            max_batch_requests=settings.append_batch_max_requests,
+            max_batch_events=settings.append_batch_max_events,
+        )
+
+    @property
+    def batch_stats(self) -> BatchStats:
+        return self._committer.stats
 
     async def start(self) -> None:
         await self._runner.start()
+        self._committer.start()
         feed = self._runner.commit_feed
         if feed is not None:
             # Listening before the head is read: nothing committed in between goes unheard.
@@ -117,6 +145,7 @@ class SqlEngine:
         self._signal.notify(await self.head())
 
     async def close(self) -> None:
+        await self._committer.close()
         feed = self._runner.commit_feed
         if feed is not None:
             await feed.close()
@@ -137,23 +166,37 @@ class SqlEngine:
     async def append(
         self, events: Sequence[EventInput], condition: AppendCondition | None = None
     ) -> AppendResult:
-        # Shielded: a client that disconnects must not abort a transaction half-way through
-        # commit, nor skip the wake-up of waiting readers once it has committed.
-        return await asyncio.shield(self._append(events, condition))
-
-    async def _append(
-        self, events: Sequence[EventInput], condition: AppendCondition | None
-    ) -> AppendResult:
         check_batch(events)
+        return await self._committer.append(events, condition)
+
+    async def _commit_batch(self, batch: Sequence[AppendRequest]) -> list[Outcome]:
+        """One transaction for ``batch``; a member whose statement the database refuses is
+        answered with that error and the batch is run again without it (see `MemberFailed`)."""
         now = datetime.now(UTC)
-        result = await self._runner.write(lambda conn: _append(conn, events, condition, now))
-        if not result.replayed:
+        outcomes: dict[int, Outcome] = {}
+        remaining = list(range(len(batch)))
+        while remaining:
+            members = [batch[index] for index in remaining]
+            try:
+                decided = await self._runner.write(partial(_append_batch, batch=members, now=now))
+            except MemberFailed as failed:
+                outcomes[remaining.pop(failed.member)] = failed.translated()
+                continue
+            outcomes.update(zip(remaining, decided, strict=True))
+            break
+        stored = [
+            outcome.last_position
+            for outcome in outcomes.values()
+            if isinstance(outcome, AppendResult) and not outcome.replayed
+        ]
+        if stored:
             # Committed, and every writer lock released: wake this process, then the others.
-            self._signal.notify(result.last_position)
+            last = max(stored)
+            self._signal.notify(last)
             feed = self._runner.commit_feed
             if feed is not None:
-                feed.announce(result.last_position)
-        return result
+                feed.announce(last)
+        return [outcomes[index] for index in range(len(batch))]
 
     async def read(
         self,
@@ -207,11 +250,11 @@ def build_sql_engine(settings: Settings) -> SqlEngine:
     if url.startswith("sqlite"):
         from app.storage.sqlite import SqliteRunner
 
-        return SqlEngine(SqliteRunner(settings))
+        return SqlEngine(SqliteRunner(settings), settings)
     if url.startswith("postgresql"):
         from app.storage.postgres import PostgresRunner
 
-        return SqlEngine(PostgresRunner(settings))
+        return SqlEngine(PostgresRunner(settings), settings)
     raise ValueError(
         f"unsupported EVENTSTORE_DATABASE_URL {url!r}: use sqlite+aiosqlite:///path.db, "
         "postgresql+asyncpg://user@host/db or memory://"
@@ -311,16 +354,52 @@ def _first_conflict(conn: Connection, condition: AppendCondition, head: int) -> 
     return None if row is None else int(row.position)
 
 
-def _append(
-    conn: Connection,
-    batch: Sequence[EventInput],
-    condition: AppendCondition | None,
-    now: datetime,
-) -> AppendResult:
+class MemberFailed(Exception):
+    """The database refused a statement of one member of a batch; the transaction is lost.
+
+    Raised out of the transaction so that the runner rolls it back; the engine answers that
+    member with the error and runs the batch again without it. Unreachable while the API refuses
+    what the database cannot store, and the writer lock keeps ids and positions unique.
+    """
+
+    def __init__(self, member: int, error: IntegrityError | DataError) -> None:
+        super().__init__(f"batch member {member}: {error}")
+        self.member = member
+        self.error = error
+
+    def translated(self) -> EventStoreError:
+        if isinstance(self.error, IntegrityError):
+            return EventIdReused("an event id of this request is already stored")
+        return StorageUnavailable(f"the database refused this append: {self.error.orig}")
+
+
+def _append_batch(conn: Connection, batch: Sequence[AppendRequest], now: datetime) -> list[Outcome]:
+    """Decide and store each request of ``batch`` in turn, each seeing the ones before it.
+
+    A refused request (failed condition, reused id) is answered with its error and leaves no
+    trace; the others are stored.
+    """
+    head = _head(conn)
+    outcomes: list[Outcome] = []
+    for member, request in enumerate(batch):
+        try:
+            outcome: Outcome = _append_one(conn, request, head, now)
+        except (AppendConditionFailed, EventIdReused) as refused:
+            outcome = refused
+        except (IntegrityError, DataError) as error:
+            raise MemberFailed(member, error) from error
+        if isinstance(outcome, AppendResult) and not outcome.replayed:
+            head = outcome.last_position
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _append_one(conn: Connection, request: AppendRequest, head: int, now: datetime) -> AppendResult:
+    """Append ``request`` after ``head``; nothing is written when it is refused."""
+    batch, condition = request.events, request.condition
     replay = _replay(conn, batch)
     if replay is not None:
         return replay
-    head = _head(conn)
     if condition is not None:
         conflict = _first_conflict(conn, condition, head)
         if conflict is not None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import httpx
 import pytest
 
 from app.errors import StorageUnavailable
 from app.storage.memory import MemoryEngine
 from tests.api.helpers import (
+    api_client,
     append,
     append_ok,
     assert_problem,
@@ -127,3 +131,29 @@ async def test_each_app_has_its_own_metrics() -> None:
             text = (await second_client.get("/metrics")).text
 
     assert 'route="/healthz"' not in text
+
+
+async def test_metrics_show_how_appends_were_grouped_into_transactions(tmp_path: Path) -> None:
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db")
+    async with api_client(settings) as client:
+        await append_ok(client, event("Alone"))
+        together = await asyncio.gather(*(append(client, event(str(n))) for n in range(8)))
+        text = (await client.get("/metrics")).text
+
+    assert [response.status_code for response in together] == [201] * 8
+    batches = _sample(text, "eventstore_append_batches_total")
+    assert _sample(text, "eventstore_append_batched_requests_total") == 9
+    assert 2 <= batches < 9, "concurrent appends shared transactions"
+    assert _sample(text, "eventstore_append_batch_largest") > 1
+
+
+async def test_a_memory_store_publishes_no_batch_metrics(client: httpx.AsyncClient) -> None:
+    await append_ok(client, event("A"))
+    assert "eventstore_append_batches" not in (await client.get("/metrics")).text
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics")

@@ -1,0 +1,272 @@
+"""Group commit changes nothing a caller can see: every answer is the one a serial execution
+would give, on SQLite and PostgreSQL.
+
+Appends started together by `asyncio.gather` are queued in the order of the gather before the
+writer task runs, so they form one batch, decided in that order; each test checks that they
+really shared a batch (`batch_stats`), then compares with the in-memory specification running
+the same requests one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from app.domain import MATCH_ALL, AppendCondition, AppendResult, EventInput
+from app.errors import AppendConditionFailed, EventIdReused, StorageUnavailable
+from app.storage.engine import EventStorageEngine
+from app.storage.memory import MemoryEngine
+from app.storage.sql import SqlEngine, build_sql_engine
+from tests.contract.helpers import item, new_event, query, read
+from tests.engines import database_url
+
+pytestmark = pytest.mark.anyio
+
+SQL_ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=SQL_ENGINES)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return await database_url(request.param, tmp_path)
+
+
+async def started(url: str, **settings: Any) -> SqlEngine:
+    engine = build_sql_engine(Settings(database_url=url, **settings))
+    await engine.start()
+    return engine
+
+
+@pytest.fixture
+async def engine(store_url: str) -> AsyncIterator[SqlEngine]:
+    store = await started(store_url)
+    yield store
+    await store.close()
+
+
+Request = tuple[list[EventInput], AppendCondition | None]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a caller can tell of an append's outcome."""
+
+    kind: str
+    value: Any
+
+    @classmethod
+    def of(cls, outcome: AppendResult | BaseException) -> Answer:
+        if isinstance(outcome, AppendResult):
+            return cls("stored", (outcome.positions, outcome.replayed))
+        if isinstance(outcome, AppendConditionFailed):
+            return cls("409", (outcome.conflicting_position, outcome.head))
+        return cls(type(outcome).__name__, None)
+
+
+async def in_one_batch(engine: SqlEngine, requests: Sequence[Request]) -> list[Answer]:
+    batches = engine.batch_stats.batches
+    outcomes = await asyncio.gather(
+        *(engine.append(events, condition) for events, condition in requests),
+        return_exceptions=True,
+    )
+    assert engine.batch_stats.batches == batches + 1, "the appends did not share one batch"
+    return [Answer.of(outcome) for outcome in outcomes]
+
+
+async def one_by_one(engine: EventStorageEngine, requests: Sequence[Request]) -> list[Answer]:
+    answers = []
+    for events, condition in requests:
+        try:
+            answers.append(Answer.of(await engine.append(events, condition)))
+        except (AppendConditionFailed, EventIdReused) as refused:
+            answers.append(Answer.of(refused))
+    return answers
+
+
+async def stored(engine: EventStorageEngine) -> list[tuple[Any, ...]]:
+    return [
+        (event.position, event.type, event.tags, event.data, event.id)
+        for event in (await read(engine, MATCH_ALL)).events
+    ]
+
+
+def colliding_requests(rng: random.Random, count: int, head: int) -> list[Request]:
+    """Appends over four tags, conditioned on random queries and markers, so that many of them
+    conflict with appends queued just before them; some repeat earlier ones (with ids)."""
+    vocabulary = ["course:1", "course:2", "student:1", "student:2"]
+    requests: list[Request] = []
+    for n in range(count):
+        if requests and rng.random() < 0.15:
+            requests.append(rng.choice(requests))  # a retry: a replay, or the same refusal
+            continue
+        with_ids = rng.random() < 0.5
+        events = [
+            new_event(
+                rng.choice(["Subscribed", "Left"]),
+                tags=rng.sample(vocabulary, rng.randint(1, 2)),
+                data={"n": n},
+                event_id=uuid.uuid4() if with_ids else None,
+            )
+            for _ in range(rng.randint(1, 3))
+        ]
+        condition = None
+        if rng.random() < 0.8:
+            boundary = query(item(tags=[rng.choice(vocabulary)]), item(types=["Left"]))
+            condition = AppendCondition(boundary, after=rng.choice([None, head]))
+        requests.append((events, condition))
+    return requests
+
+
+async def test_conflicting_appends_in_one_batch_get_the_serial_answers(engine: SqlEngine) -> None:
+    rng = random.Random(20261127)
+    seed = [new_event("Opened", tags=[f"course:{n}"]) for n in (1, 2)]
+    await engine.append(seed)
+    requests = colliding_requests(rng, 120, head=len(seed))
+    spec = MemoryEngine()
+    await spec.append(seed)
+
+    answers = await in_one_batch(engine, requests)
+
+    assert answers == await one_by_one(spec, requests)
+    kinds = {answer.kind for answer in answers}
+    assert {"stored", "409"} <= kinds, "the requests must both succeed and collide"
+    assert any(answer.value[1] for answer in answers if answer.kind == "stored"), "no replay"
+    stored_here = await stored(engine)
+    assert [row[:4] for row in stored_here] == [row[:4] for row in await stored(spec)]
+
+
+async def test_a_retry_in_the_same_batch_is_answered_with_the_first_result(
+    engine: SqlEngine,
+) -> None:
+    claim = [new_event("SeatClaimed", tags=["seat:1"], event_id=uuid.uuid4())]
+    condition = AppendCondition(query(item(tags=["seat:1"])), after=None)
+
+    answers = await in_one_batch(engine, [(claim, condition)] * 3)
+
+    assert answers == [
+        Answer("stored", ((1,), False)),
+        Answer("stored", ((1,), True)),
+        Answer("stored", ((1,), True)),
+    ]
+    assert len(await stored(engine)) == 1
+
+
+async def test_a_refused_append_does_not_fail_its_batch_mates(engine: SqlEngine) -> None:
+    known = new_event("Registered", event_id=uuid.uuid4())
+    await engine.append([known])
+    reused = [new_event("Registered", data={"other": True}, event_id=known.id)]
+    partial_retry = [known, new_event("Registered", event_id=uuid.uuid4())]
+    taken = AppendCondition(MATCH_ALL, after=0)
+
+    answers = await in_one_batch(
+        engine,
+        [
+            ([new_event("A")], None),
+            (reused, None),
+            ([new_event("B")], None),
+            (partial_retry, None),
+            ([new_event("C")], taken),
+            ([new_event("D")], None),
+        ],
+    )
+
+    assert [answer.kind for answer in answers] == [
+        "stored",
+        "EventIdReused",
+        "stored",
+        "EventIdReused",
+        "409",
+        "stored",
+    ]
+    assert [row[1] for row in await stored(engine)] == ["Registered", "A", "B", "D"]
+
+
+REFUSE_POISON = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' "
+        "BEGIN SELECT RAISE(ABORT, 'poison'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.type = 'Poison' THEN RAISE EXCEPTION 'poison' USING ERRCODE = 'unique_violation';"
+        " END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON events "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    ],
+}
+
+
+async def refuse_poison(url: str) -> None:
+    """Make the database itself refuse events of type Poison, as it would refuse a duplicate
+    key: a failure only the database sees, inside the writer's transaction."""
+    database = create_async_engine(url)
+    async with database.begin() as conn:
+        for statement in REFUSE_POISON[conn.dialect.name]:
+            await conn.execute(text(statement))
+    await database.dispose()
+
+
+async def test_a_member_the_database_refuses_does_not_fail_its_batch_mates(
+    engine: SqlEngine, store_url: str
+) -> None:
+    await refuse_poison(store_url)
+
+    answers = await in_one_batch(
+        engine,
+        [([new_event("A")], None), ([new_event("Poison")], None), ([new_event("B")], None)],
+    )
+
+    assert [answer.kind for answer in answers] == ["stored", "EventIdReused", "stored"]
+    assert answers[2] == Answer("stored", ((2,), False)), "positions leave no hole"
+    assert [row[1] for row in await stored(engine)] == ["A", "B"]
+
+
+async def test_batches_are_bounded_and_queued_appends_wait_for_room(store_url: str) -> None:
+    engine = await started(store_url, append_queue_size=5, append_batch_max_requests=3)
+    try:
+        results = await asyncio.gather(*(engine.append([new_event(str(n))]) for n in range(20)))
+    finally:
+        await engine.close()
+    assert sorted(result.last_position for result in results) == list(range(1, 21))
+    assert engine.batch_stats.largest == 3
+    assert engine.batch_stats.batches >= 7
+
+
+async def test_a_batch_stops_at_its_event_limit(store_url: str) -> None:
+    engine = await started(store_url, append_batch_max_events=4)
+    try:
+        four = [new_event("Bulk") for _ in range(4)]
+        await asyncio.gather(engine.append(four), engine.append(four), engine.append([four[0]]))
+    finally:
+        await engine.close()
+    assert engine.batch_stats.batches == 3
+
+
+async def test_a_queued_append_is_committed_even_if_its_caller_gives_up(
+    engine: SqlEngine,
+) -> None:
+    abandoned = asyncio.create_task(engine.append([new_event("Abandoned")]))
+    await asyncio.sleep(0)  # queued
+    abandoned.cancel()
+    await engine.append([new_event("Later")])  # decided after the abandoned one
+    assert [row[1] for row in await stored(engine)] == ["Abandoned", "Later"]
+
+
+async def test_close_commits_what_is_queued_then_refuses_appends(store_url: str) -> None:
+    engine = await started(store_url)
+    queued = [asyncio.create_task(engine.append([new_event(str(n))])) for n in range(10)]
+    await asyncio.sleep(0)
+    await engine.close()
+    results = await asyncio.gather(*queued)
+    assert [result.last_position for result in results] == list(range(1, 11))
+    with pytest.raises(StorageUnavailable):
+        await engine.append([new_event("TooLate")])
