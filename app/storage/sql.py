@@ -11,11 +11,9 @@ Positions are drawn as ``max(position) + 1`` under that lock (no sequence): an a
 consecutive and the log has no holes.
 
 Appends are group-committed (app/storage/group_commit.py): the appends queued at a moment form
-one write transaction, `_append_batch`, which decides them in queue order. Each member's replay
-check and condition run as statements on the transaction's connection, so they see the members
-stored before it exactly as they would see committed events: intra-batch conflicts need no logic
-of their own, and every answer is the serial one. A refused member writes nothing (it is refused
-before its inserts). One commit makes the batch durable; then all its callers are answered.
+one write transaction (app/storage/append_batch.py) that decides them in queue order, each
+seeing the ones before it, so every answer is the serial one. One commit makes the batch
+durable; then all its callers are answered.
 
 Reads take the head first and bound the events by it. Under the writer lock every position up to
 an observed head is already committed, so the marker of a read never runs ahead of what it saw,
@@ -38,25 +36,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
-from uuid import UUID, uuid4
 
-import orjson
-from sqlalchemy import (
-    Connection,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DataError, IntegrityError
 
 from app.config import Settings
 from app.domain import (
     AppendCondition,
     AppendResult,
-    Event,
     EventInput,
     Query,
     ReadResult,
@@ -64,18 +51,14 @@ from app.domain import (
     SnapshotInput,
     read_marker,
 )
-from app.errors import (
-    AppendConditionFailed,
-    EventIdReused,
-    EventStoreError,
-    PositionBeyondHead,
-    StorageUnavailable,
-)
+from app.errors import PositionBeyondHead
+from app.storage.append_batch import InsertFailed, MemberFailed, append_batch
 from app.storage.group_commit import AppendRequest, BatchStats, GroupCommitter, Outcome
-from app.storage.idempotency import check_batch, replay_of
+from app.storage.idempotency import check_batch
 from app.storage.matching import matching_events
+from app.storage.rows import event_from_row, head_of, utc
 from app.storage.signal import CommitSignal
-from app.storage.tables import event_tags, events, snapshots
+from app.storage.tables import snapshots
 
 T = TypeVar("T")
 
@@ -161,7 +144,7 @@ class SqlEngine:
         await self.head()
 
     async def head(self) -> int:
-        return await self._runner.read(_head)
+        return await self._runner.read(head_of)
 
     async def append(
         self, events: Sequence[EventInput], condition: AppendCondition | None = None
@@ -170,15 +153,20 @@ class SqlEngine:
         return await self._committer.append(events, condition)
 
     async def _commit_batch(self, batch: Sequence[AppendRequest]) -> list[Outcome]:
-        """One transaction for ``batch``; a member whose statement the database refuses is
-        answered with that error and the batch is run again without it (see `MemberFailed`)."""
+        """One transaction for ``batch`` (see append_batch.py for what happens when the
+        database refuses a member's rows)."""
         now = datetime.now(UTC)
         outcomes: dict[int, Outcome] = {}
         remaining = list(range(len(batch)))
+        isolate = False
         while remaining:
             members = [batch[index] for index in remaining]
+            work = partial(append_batch, batch=members, now=now, isolate=isolate)
             try:
-                decided = await self._runner.write(partial(_append_batch, batch=members, now=now))
+                decided = await self._runner.write(work)
+            except InsertFailed:
+                isolate = True
+                continue
             except MemberFailed as failed:
                 outcomes[remaining.pop(failed.member)] = failed.translated()
                 continue
@@ -264,35 +252,6 @@ def build_sql_engine(settings: Settings) -> SqlEngine:
 # --- transaction bodies: synchronous, one Connection, no commit (the runner commits) ---
 
 
-_HEAD = select(func.max(events.c.position))
-_INSERT_EVENTS = insert(events)
-_INSERT_TAGS = insert(event_tags)
-
-
-def _head(conn: Connection) -> int:
-    return int(conn.execute(_HEAD).scalar() or 0)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite keeps no offset: every timestamp this store writes is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _event(row: Row[Any]) -> Event:
-    # Unpacked by position: on a catch-up read of many rows, attribute access by name was the
-    # largest cost of this function.
-    position, event_id, event_type, data, tags, metadata, recorded_at, _append_first = tuple(row)
-    return Event(
-        position=position,
-        id=event_id,
-        type=event_type,
-        data=data,
-        tags=tuple(orjson.loads(tags)),
-        metadata=metadata,
-        recorded_at=_utc(recorded_at),
-    )
-
-
 def _read(
     conn: Connection,
     query: Query,
@@ -302,7 +261,7 @@ def _read(
     limit: int,
     backwards: bool,
 ) -> ReadResult:
-    head = _head(conn)
+    head = head_of(conn)
     upper = head if before is None else min(head, before - 1)
     rows: Sequence[Row[Any]] = []
     if upper > after:
@@ -310,7 +269,7 @@ def _read(
             query, after=after, upper=upper, limit=limit + 1, backwards=backwards
         )
         rows = conn.execute(stmt, params).all()
-    page = [_event(row) for row in rows[:limit]]
+    page = [event_from_row(row) for row in rows[:limit]]
     has_more = len(rows) > limit
     marker = read_marker(
         head=head,
@@ -322,111 +281,6 @@ def _read(
     return ReadResult(events=page, head=head, marker=marker, has_more=has_more)
 
 
-def _replay(conn: Connection, batch: Sequence[EventInput]) -> AppendResult | None:
-    """The earlier result if ``batch`` retries an earlier append (see idempotency.py)."""
-    ids = [event.id for event in batch if event.id is not None]
-    if not ids:
-        return None
-    rows = conn.execute(select(events).where(events.c.id.in_(ids))).all()
-    stored: dict[UUID, Event] = {row.id: _event(row) for row in rows}
-    append_first = {row.position: row.append_first for row in rows}
-
-    def is_one_append(first: int, last: int) -> bool:
-        if any(append_first[p] != first for p in range(first, last + 1)):
-            return False
-        following = conn.execute(
-            select(events.c.append_first).where(events.c.position == last + 1)
-        ).scalar()
-        return following != first
-
-    return replay_of(batch, stored, is_one_append)
-
-
-def _first_conflict(conn: Connection, condition: AppendCondition, head: int) -> int | None:
-    """The first position after ``condition.after`` holding an event the condition matches."""
-    after = condition.after or 0
-    if head <= after:
-        return None
-    stmt, params = matching_events(
-        condition.fail_if_events_match, after=after, upper=head, limit=1, backwards=False
-    )
-    row = conn.execute(stmt, params).first()
-    return None if row is None else int(row.position)
-
-
-class MemberFailed(Exception):
-    """The database refused a statement of one member of a batch; the transaction is lost.
-
-    Raised out of the transaction so that the runner rolls it back; the engine answers that
-    member with the error and runs the batch again without it. Unreachable while the API refuses
-    what the database cannot store, and the writer lock keeps ids and positions unique.
-    """
-
-    def __init__(self, member: int, error: IntegrityError | DataError) -> None:
-        super().__init__(f"batch member {member}: {error}")
-        self.member = member
-        self.error = error
-
-    def translated(self) -> EventStoreError:
-        if isinstance(self.error, IntegrityError):
-            return EventIdReused("an event id of this request is already stored")
-        return StorageUnavailable(f"the database refused this append: {self.error.orig}")
-
-
-def _append_batch(conn: Connection, batch: Sequence[AppendRequest], now: datetime) -> list[Outcome]:
-    """Decide and store each request of ``batch`` in turn, each seeing the ones before it.
-
-    A refused request (failed condition, reused id) is answered with its error and leaves no
-    trace; the others are stored.
-    """
-    head = _head(conn)
-    outcomes: list[Outcome] = []
-    for member, request in enumerate(batch):
-        try:
-            outcome: Outcome = _append_one(conn, request, head, now)
-        except (AppendConditionFailed, EventIdReused) as refused:
-            outcome = refused
-        except (IntegrityError, DataError) as error:
-            raise MemberFailed(member, error) from error
-        if isinstance(outcome, AppendResult) and not outcome.replayed:
-            head = outcome.last_position
-        outcomes.append(outcome)
-    return outcomes
-
-
-def _append_one(conn: Connection, request: AppendRequest, head: int, now: datetime) -> AppendResult:
-    """Append ``request`` after ``head``; nothing is written when it is refused."""
-    batch, condition = request.events, request.condition
-    replay = _replay(conn, batch)
-    if replay is not None:
-        return replay
-    if condition is not None:
-        conflict = _first_conflict(conn, condition, head)
-        if conflict is not None:
-            raise AppendConditionFailed(head=head, conflicting_position=conflict)
-    first = head + 1
-    event_rows: list[dict[str, Any]] = []
-    tag_rows: list[dict[str, Any]] = []
-    for position, event in enumerate(batch, start=first):
-        event_rows.append(
-            {
-                "position": position,
-                "id": event.id or uuid4(),
-                "type": event.type,
-                "data": event.data,
-                "tags": orjson.dumps(event.tags).decode(),
-                "metadata": event.metadata,
-                "recorded_at": now,
-                "append_first": first,
-            }
-        )
-        tag_rows.extend({"tag": tag, "position": position} for tag in event.tags)
-    conn.execute(_INSERT_EVENTS, event_rows)
-    if tag_rows:
-        conn.execute(_INSERT_TAGS, tag_rows)
-    return AppendResult(positions=tuple(range(first, first + len(batch))))
-
-
 def _snapshot(row: Row[Any]) -> Snapshot:
     return Snapshot(
         name=row.name,
@@ -434,7 +288,7 @@ def _snapshot(row: Row[Any]) -> Snapshot:
         position=row.position,
         state=row.state,
         metadata=row.metadata,
-        stored_at=_utc(row.stored_at),
+        stored_at=utc(row.stored_at),
     )
 
 
@@ -446,7 +300,7 @@ def _get_snapshot(conn: Connection, name: str, key: str) -> Snapshot | None:
 
 
 def _put_snapshot(conn: Connection, snapshot: SnapshotInput, now: datetime) -> Snapshot:
-    head = _head(conn)
+    head = head_of(conn)
     if snapshot.position > head:
         raise PositionBeyondHead(position=snapshot.position, head=head)
     current = _get_snapshot(conn, snapshot.name, snapshot.key)
