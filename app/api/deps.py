@@ -1,15 +1,18 @@
-"""Annotated dependencies of the routes: the storage engine, the settings, the metrics.
+"""The routes' way to the storage engine, the settings, the metrics and the tail reader.
 
-All three live on ``app.state``: the settings and metrics are set by `create_app`, the engine by
-the lifespan (it is built and started there, never at import). They are ``async def`` on
-purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop per request.
+All four live on ``app.state``: the settings and metrics are set by `create_app`, the engine and
+the tail reader by the lifespan (built and started there, never at import).
+
+Routes take the `Request` and call these accessors instead of declaring FastAPI dependencies:
+FastAPI solves every declared dependency on every request, and on the append route three of them
+and two header parameters cost as much as the rest of the request handling. Measured with wrk
+at 16 connections against a store that stores nothing: 0.62 of a bare FastAPI endpoint's rate
+with them, 0.85 without.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 
 from app.api.metrics import ApiMetrics
 from app.config import Settings
@@ -17,27 +20,21 @@ from app.storage.engine import EventStorageEngine
 from app.streaming import TailReader
 
 
-async def get_store(request: Request) -> EventStorageEngine:
+def store_of(request: Request) -> EventStorageEngine:
     engine: EventStorageEngine = request.app.state.engine
     return engine
 
 
-async def get_settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-async def get_tail(request: Request) -> TailReader:
-    tail: TailReader = request.app.state.tail
-    return tail
-
-
-async def get_metrics(request: Request) -> ApiMetrics:
+def metrics_of(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
 
-Store = Annotated[EventStorageEngine, Depends(get_store)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
-Metrics = Annotated[ApiMetrics, Depends(get_metrics)]
-Tail = Annotated[TailReader, Depends(get_tail)]
+def tail_of(request: Request) -> TailReader:
+    tail: TailReader = request.app.state.tail
+    return tail

@@ -8,7 +8,9 @@ Deliberate choices:
   more than ``max_query_items`` items, or ``max_values_per_item`` types or tags in one item, is a
   422 validation problem pointing at the offending list: the request is well within the size
   limits, but its query is one the server will not run.
-- ``X-Correlation-ID`` / ``X-Causation-ID`` are written into each event's metadata as
+- ``X-Correlation-ID`` / ``X-Causation-ID`` are read from the request and declared in the OpenAPI
+  document by hand, not as FastAPI header parameters (see app/api/deps.py on per-request cost).
+  They are written into each event's metadata as
   ``correlation_id`` / ``causation_id`` unless the event's metadata already has them; then the
   ``metadata_tag_keys`` tags are derived (so a correlation id can become a tag too). A retry of
   an idempotent append must send the same headers, or its metadata differs (422 id reused).
@@ -22,10 +24,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.api import schemas
-from app.api.deps import AppSettings, Metrics, Store
+from app.api.deps import metrics_of, settings_of, store_of
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.json_body import StrictJsonRoute
 from app.api.problems import PayloadTooLarge, problem_responses
@@ -37,6 +39,9 @@ from app.storage.engine import EventStorageEngine
 
 router = APIRouter(tags=["events"], route_class=StrictJsonRoute)
 
+CORRELATION_HEADER = "X-Correlation-ID"
+CAUSATION_HEADER = "X-Causation-ID"
+
 
 @router.post(
     "/v1/events",
@@ -45,6 +50,24 @@ router = APIRouter(tags=["events"], route_class=StrictJsonRoute)
     status_code=201,
     response_model=schemas.AppendResponse,
     response_description="Stored, at consecutive positions.",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": CORRELATION_HEADER,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Recorded as `metadata.correlation_id` unless present.",
+            },
+            {
+                "name": CAUSATION_HEADER,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Recorded as `metadata.causation_id` unless present.",
+            },
+        ]
+    },
     responses={
         200: {
             "model": schemas.AppendResponse,
@@ -65,19 +88,9 @@ router = APIRouter(tags=["events"], route_class=StrictJsonRoute)
         ),
     },
 )
-async def append_events(
-    body: schemas.AppendRequest,
-    store: Store,
-    settings: AppSettings,
-    metrics: Metrics,
-    x_correlation_id: Annotated[
-        str | None, Header(description="Recorded as `metadata.correlation_id` unless present.")
-    ] = None,
-    x_causation_id: Annotated[
-        str | None, Header(description="Recorded as `metadata.causation_id` unless present.")
-    ] = None,
-) -> Response:
+async def append_events(body: schemas.AppendRequest, request: Request) -> Response:
     """Store the events atomically, in order, at consecutive positions, or none of them."""
+    store, settings, metrics = store_of(request), settings_of(request), metrics_of(request)
     if len(body.events) > settings.max_events_per_append:
         raise PayloadTooLarge(
             f"{len(body.events)} events in one append; the limit is "
@@ -87,8 +100,8 @@ async def append_events(
         schemas.to_event_input(
             event,
             index=index,
-            correlation_id=x_correlation_id,
-            causation_id=x_causation_id,
+            correlation_id=request.headers.get(CORRELATION_HEADER),
+            causation_id=request.headers.get(CAUSATION_HEADER),
             metadata_tag_keys=settings.metadata_tag_keys,
         )
         for index, event in enumerate(body.events)
@@ -115,13 +128,13 @@ async def append_events(
     responses=problem_responses(413, 422, 503),
 )
 async def read_events(
-    store: Store,
-    settings: AppSettings,
+    request: Request,
     body: Annotated[schemas.ReadRequest, Body(default_factory=schemas.ReadRequest)],
 ) -> Response:
     """Events matching ``query`` with ``after < position < before``, in position order (reversed
     when ``backwards``), at most ``limit``; page on with ``after = marker``. The body is optional:
     none (or ``{}``) reads every event."""
+    store, settings = store_of(request), settings_of(request)
     query = schemas.to_query(
         body.query,
         max_items=settings.max_query_items,
@@ -145,12 +158,11 @@ async def read_events(
     responses=problem_responses(422, 503),
 )
 async def list_events(
-    params: Annotated[schemas.ListEventsParams, Query()],
-    store: Store,
-    settings: AppSettings,
+    params: Annotated[schemas.ListEventsParams, Query()], request: Request
 ) -> Response:
     """The same read for curl: the ``type``s and ``tag``s form one query item; with neither,
     every event matches. Unknown parameters are refused (422)."""
+    store, settings = store_of(request), settings_of(request)
     if params.types or params.tags:
         item = schemas.to_query_item(
             params.types,

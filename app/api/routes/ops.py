@@ -11,10 +11,10 @@ Deliberate choices:
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.api import schemas
-from app.api.deps import Metrics, Store
+from app.api.deps import metrics_of, store_of
 from app.api.encoding import json_response
 from app.api.problems import problem_responses
 
@@ -28,9 +28,9 @@ router = APIRouter(tags=["operations"])
     response_model=schemas.Head,
     responses=problem_responses(503),
 )
-async def get_head(store: Store) -> Response:
+async def get_head(request: Request) -> Response:
     """0 for an empty store."""
-    return json_response({"head": await store.head()})
+    return json_response({"head": await store_of(request).head()})
 
 
 @router.get(
@@ -52,8 +52,8 @@ async def healthz() -> Response:
         **problem_responses(503, s503="The database does not answer."),
     },
 )
-async def readyz(store: Store) -> Response:
-    await store.ping()
+async def readyz(request: Request) -> Response:
+    await store_of(request).ping()
     return json_response({"status": "ready"})
 
 
@@ -64,5 +64,6 @@ async def readyz(store: Store) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics(registry: Metrics) -> Response:
+async def metrics(request: Request) -> Response:
+    registry = metrics_of(request)
     return Response(registry.render(), media_type=registry.content_type)

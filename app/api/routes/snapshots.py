@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.api import schemas
-from app.api.deps import Store
+from app.api.deps import store_of
 from app.api.encoding import json_response, snapshot_body
 from app.api.json_body import StrictJsonRoute
 from app.api.problems import problem_responses
@@ -43,10 +43,12 @@ Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")
         s422="Malformed input, or `position` above the head (`/problems/validation`).",
     ),
 )
-async def put_snapshot(name: Name, key: Key, body: schemas.SnapshotPut, store: Store) -> Response:
+async def put_snapshot(
+    name: Name, key: Key, body: schemas.SnapshotPut, request: Request
+) -> Response:
     """Store the state ``name`` of ``key``, folded up to ``position``, unless the stored one is
     newer."""
-    stored = await store.put_snapshot(schemas.to_snapshot_input(name, key, body))
+    stored = await store_of(request).put_snapshot(schemas.to_snapshot_input(name, key, body))
     return json_response(snapshot_body(stored))
 
 
@@ -57,8 +59,8 @@ async def put_snapshot(name: Name, key: Key, body: schemas.SnapshotPut, store: S
     response_model=schemas.Snapshot,
     responses=problem_responses(404, 422, 503),
 )
-async def get_snapshot(name: Name, key: Key, store: Store) -> Response:
-    snapshot = await store.get_snapshot(name, key)
+async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
+    snapshot = await store_of(request).get_snapshot(name, key)
     if snapshot is None:
         raise SnapshotNotFound(name, key)
     return json_response(snapshot_body(snapshot))
@@ -72,6 +74,6 @@ async def get_snapshot(name: Name, key: Key, store: Store) -> Response:
     response_class=Response,
     responses=problem_responses(422, 503),
 )
-async def delete_snapshot(name: Name, key: Key, store: Store) -> Response:
-    await store.delete_snapshot(name, key)
+async def delete_snapshot(name: Name, key: Key, request: Request) -> Response:
+    await store_of(request).delete_snapshot(name, key)
     return Response(status_code=204)

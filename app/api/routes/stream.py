@@ -28,7 +28,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
@@ -36,7 +36,7 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from app.api import schemas
-from app.api.deps import AppSettings, Store, Tail
+from app.api.deps import settings_of, store_of, tail_of
 from app.api.problems import problem_responses
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -162,15 +162,14 @@ async def _messages(
 )
 async def stream_events(
     params: Annotated[schemas.StreamParams, Query()],
-    store: Store,
-    tail: Tail,
-    settings: AppSettings,
+    request: Request,
     last_event_id: Annotated[
         str | None, Header(description="Sent by EventSource on reconnect; wins over `after`.")
     ] = None,
 ) -> EventStream:
     """Every matching event after the start position, in position order, each exactly once,
     across catch-up, live delivery and reconnects."""
+    store, tail, settings = store_of(request), tail_of(request), settings_of(request)
     query = stream_query(params.types, params.tags, params.query, settings)
     start = resume_position(last_event_id)
     if start is None:
