@@ -56,6 +56,7 @@ from app.storage.append_batch import InsertFailed, MemberFailed, append_batch
 from app.storage.group_commit import AppendRequest, BatchStats, GroupCommitter, Outcome
 from app.storage.idempotency import check_batch
 from app.storage.matching import matching_events
+from app.storage.raw import raw
 from app.storage.rows import event_from_row, head_of, utc
 from app.storage.signal import CommitSignal
 from app.storage.tables import snapshots
@@ -263,12 +264,12 @@ def _read(
 ) -> ReadResult:
     head = head_of(conn)
     upper = head if before is None else min(head, before - 1)
-    rows: Sequence[Row[Any]] = []
+    rows: Sequence[Sequence[Any]] = []
     if upper > after:
         stmt, params = matching_events(
             query, after=after, upper=upper, limit=limit + 1, backwards=backwards
         )
-        rows = conn.execute(stmt, params).all()
+        rows = raw(stmt, conn.dialect).rows(conn, params)
     page = [event_from_row(row) for row in rows[:limit]]
     has_more = len(rows) > limit
     marker = read_marker(

@@ -63,21 +63,26 @@ async def test_one_boundary_is_guarded_across_replicas(
     assert (await replicas[0].read(query, limit=10)).head == 1
 
 
+async def kill_connections(url: str) -> None:
+    """Terminate every other connection to the test database, pooled ones included."""
+    admin = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+
+
 async def test_a_killed_connection_is_unavailable_then_recovered(url: str) -> None:
     engine = build_engine(Settings(database_url=url, db_pool_size=1))
     await engine.start()
     try:
         await engine.append([EventInput(type="A")])
-        admin = await asyncpg.connect(
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
-        try:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        finally:
-            await admin.close()
+        await kill_connections(url)
         # The pooled connection is dead: this append fails cleanly or succeeds on a new one.
         with contextlib.suppress(StorageUnavailable):
             await engine.append([EventInput(type="B")])
@@ -86,5 +91,23 @@ async def test_a_killed_connection_is_unavailable_then_recovered(url: str) -> No
         assert [e.type for e in read.events][-1] == "C"
         assert read.head == result.last_position
         assert [e.position for e in read.events] == list(range(1, read.head + 1))
+    finally:
+        await engine.close()
+
+
+async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(url: str) -> None:
+    engine = build_engine(Settings(database_url=url, db_pool_size=1))
+    await engine.start()
+    try:
+        await engine.append([EventInput(type="A", tags=("k:1",))])
+        query = Query((QueryItem(tags=("k:1",)),))
+        await engine.read(query, limit=10)  # the pooled connection has served a read
+        await kill_connections(url)
+        # Reads skip SQLAlchemy's execution layer (app/storage/raw.py): the dead connection
+        # must still be reported as unavailable, and dropped from the pool.
+        with contextlib.suppress(StorageUnavailable):
+            await engine.read(query, limit=10)
+        read = await engine.read(query, limit=10)
+        assert [event.type for event in read.events] == ["A"]
     finally:
         await engine.close()
