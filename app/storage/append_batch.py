@@ -33,7 +33,6 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app.domain import (
-    AppendCondition,
     AppendResult,
     Event,
     EventInput,
@@ -44,7 +43,7 @@ from app.domain import (
 from app.errors import AppendConditionFailed, EventIdReused, EventStoreError, StorageUnavailable
 from app.storage.group_commit import AppendRequest, Outcome
 from app.storage.idempotency import replay_of
-from app.storage.matching import first_match
+from app.storage.matching import first_matches
 from app.storage.rows import event_from_row, head_of
 from app.storage.tables import event_tags, events
 
@@ -147,12 +146,13 @@ def append_batch(
 ) -> list[Outcome]:
     pending = Pending(start=head_of(conn))
     committed = Committed.with_ids(conn, (event.id for r in batch for event in r.events))
+    conflicts = _committed_conflicts(conn, batch, pending.start)
     event_rows: list[dict[str, Any]] = []
     tag_rows: list[dict[str, Any]] = []
     outcomes: list[Outcome] = []
     for member, request in enumerate(batch):
         try:
-            outcome: Outcome = _decide(conn, request, pending, committed)
+            outcome: Outcome = _decide(conn, request, pending, committed, conflicts.get(member))
         except (AppendConditionFailed, EventIdReused) as refused:
             outcome = refused
         if isinstance(outcome, AppendResult) and not outcome.replayed:
@@ -176,13 +176,19 @@ def _decide(
     request: AppendRequest,
     pending: Pending,
     committed: Committed,
+    committed_conflict: int | None,
 ) -> AppendResult:
-    """The request's result if it is stored now, its replay, or its refusal (raised)."""
+    """The request's result if it is stored now, its replay, or its refusal (raised).
+    ``committed_conflict``: the first committed event its condition matches, if any."""
     replay = _replay(conn, request.events, pending, committed)
     if replay is not None:
         return replay
     if request.condition is not None:
-        conflict = _first_conflict(conn, request.condition, pending)
+        conflict = committed_conflict
+        if conflict is None:
+            conflict = pending.first_match(
+                request.condition.fail_if_events_match, request.condition.after or 0
+            )
         if conflict is not None:
             raise AppendConditionFailed(head=pending.head, conflicting_position=conflict)
     first = pending.head + 1
@@ -222,15 +228,26 @@ def _replay(
     return replay_of(request, stored, is_one_append)
 
 
-def _first_conflict(conn: Connection, condition: AppendCondition, pending: Pending) -> int | None:
-    """The first position after ``condition.after`` holding an event the condition matches."""
-    after = condition.after or 0
-    query = condition.fail_if_events_match
-    if pending.start > after:
-        found = first_match(conn, query, after=after, upper=pending.start)
-        if found is not None:
-            return found
-    return pending.first_match(query, after)
+def _committed_conflicts(
+    conn: Connection, batch: Sequence[AppendRequest], start: int
+) -> dict[int, int]:
+    """For each member whose condition matches a committed event (at most ``start``, the head
+    when the batch began): the first such position. Checked for the whole batch at once."""
+    members = [
+        (member, request.condition)
+        for member, request in enumerate(batch)
+        if request.condition is not None and (request.condition.after or 0) < start
+    ]
+    found = first_matches(
+        conn,
+        [(condition.fail_if_events_match, condition.after or 0) for _, condition in members],
+        upper=start,
+    )
+    return {
+        member: position
+        for (member, _), position in zip(members, found, strict=True)
+        if position is not None
+    }
 
 
 def _store(

@@ -14,16 +14,19 @@ SQLAlchemy's compiled cache then recognises them too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    CompoundSelect,
     Connection,
     Select,
     and_,
     bindparam,
     func,
+    literal,
     select,
     union,
     union_all,
@@ -32,6 +35,9 @@ from sqlalchemy import (
 from app.domain import Query
 from app.storage.raw import raw
 from app.storage.tables import event_tags, events
+
+CHECKS_PER_STATEMENT = 8
+"""Append conditions checked together in one statement (see `first_matches`)."""
 
 Shape = tuple[tuple[int, int], ...]
 """Per query item: how many types, how many tags."""
@@ -45,72 +51,118 @@ def matching_events(
     return _statement(_shape(query), backwards), _params(query, after, upper, limit)
 
 
-def first_match(conn: Connection, query: Query, *, after: int, upper: int) -> int | None:
-    """The lowest position matching ``query`` with ``after < position <= upper``, or None: an
-    append condition's check, which needs neither the event nor more than one row per item.
-    Run once per conditional append, on the DBAPI cursor (app/storage/raw.py)."""
-    found = raw(_first_position(_shape(query)), conn.dialect).scalar(
-        conn, _params(query, after, upper, 1)
-    )
-    return None if found is None else int(found)
+def first_matches(
+    conn: Connection, checks: Sequence[tuple[Query, int]], *, upper: int
+) -> list[int | None]:
+    """For each ``(query, after)`` of ``checks``: the lowest position matching ``query`` with
+    ``after < position <= upper``, or None. The checks of an append batch's conditions.
+
+    On PostgreSQL each statement is a round trip, and the writer's round trips wait behind the
+    HTTP work of the same event loop; so the checks go `CHECKS_PER_STATEMENT` at a time in one
+    statement per query shape (a short last group is padded with empty ranges), executed on the
+    DBAPI cursor (app/storage/raw.py). One cached statement per shape, whatever the batch.
+    """
+    found: list[int | None] = [None] * len(checks)
+    by_shape: dict[Shape, list[int]] = {}
+    for index, (query, _after) in enumerate(checks):
+        by_shape.setdefault(_shape(query), []).append(index)
+    for shape, indexes in by_shape.items():
+        statement = raw(_first_positions(shape), conn.dialect)
+        for start in range(0, len(indexes), CHECKS_PER_STATEMENT):
+            group = indexes[start : start + CHECKS_PER_STATEMENT]
+            params: dict[str, Any] = {}
+            for slot in range(CHECKS_PER_STATEMENT):
+                query, after = checks[group[min(slot, len(group) - 1)]]
+                if slot >= len(group):
+                    after = upper  # padding: an empty range
+                params.update(_params(query, after, upper, 1, prefix=f"m{slot}_"))
+            for slot, first in statement.rows(conn, params):
+                if slot < len(group) and first is not None:
+                    found[group[slot]] = int(first)
+    return found
 
 
 def _shape(query: Query) -> Shape:
     return tuple((len(item.types), len(item.tags)) for item in query.items)
 
 
-def _params(query: Query, after: int, upper: int, limit: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"after": after, "upper": upper, "limit": limit}
+def _params(query: Query, after: int, upper: int, limit: int, prefix: str = "") -> dict[str, Any]:
+    params: dict[str, Any] = {f"{prefix}after": after, "upper": upper, "limit": limit}
     for i, item in enumerate(query.items):
-        params.update({f"type_{i}_{k}": value for k, value in enumerate(item.types)})
-        params.update({f"tag_{i}_{k}": value for k, value in enumerate(item.tags)})
+        params.update({f"{prefix}type_{i}_{k}": value for k, value in enumerate(item.types)})
+        params.update({f"{prefix}tag_{i}_{k}": value for k, value in enumerate(item.tags)})
     return params
 
 
-def _item_positions(i: int, types: int, tags: int, backwards: bool) -> Select[Any]:
-    """Positions of the events matching item ``i`` in the range, the first ``limit``."""
-    type_values: list[BindParameter[Any]] = [bindparam(f"type_{i}_{k}") for k in range(types)]
+def _item_positions(
+    i: int, types: int, tags: int, backwards: bool, prefix: str = ""
+) -> Select[Any]:
+    """Positions of the events matching item ``i`` in the range, the first ``limit``. Bound
+    parameters and aliases of the item carry ``prefix``, except the shared upper bound and limit."""
+    type_values: list[BindParameter[Any]] = [
+        bindparam(f"{prefix}type_{i}_{k}") for k in range(types)
+    ]
     if tags:
-        lead = event_tags.alias(f"tag_{i}_0")
+        lead = event_tags.alias(f"{prefix}tag_{i}_0")
         column = lead.c.position
         stmt = select(column.label("position")).where(
-            lead.c.tag == bindparam(f"tag_{i}_0"),
-            column > bindparam("after"),
+            lead.c.tag == bindparam(f"{prefix}tag_{i}_0"),
+            column > bindparam(f"{prefix}after"),
             column <= bindparam("upper"),
         )
         for k in range(1, tags):
-            other = event_tags.alias(f"tag_{i}_{k}")
+            other = event_tags.alias(f"{prefix}tag_{i}_{k}")
             stmt = stmt.join(
-                other, and_(other.c.position == column, other.c.tag == bindparam(f"tag_{i}_{k}"))
+                other,
+                and_(other.c.position == column, other.c.tag == bindparam(f"{prefix}tag_{i}_{k}")),
             )
         if types:
-            typed = events.alias(f"typed_{i}")
+            typed = events.alias(f"{prefix}typed_{i}")
             stmt = stmt.join(typed, typed.c.position == column).where(typed.c.type.in_(type_values))
     else:
-        column = events.c.position
+        typed = events.alias(f"{prefix}typed_{i}") if prefix else events
+        column = typed.c.position
         stmt = select(column.label("position")).where(
-            events.c.type.in_(type_values),
-            column > bindparam("after"),
+            typed.c.type.in_(type_values),
+            column > bindparam(f"{prefix}after"),
             column <= bindparam("upper"),
         )
     return stmt.order_by(column.desc() if backwards else column).limit(bindparam("limit"))
 
 
-@lru_cache(maxsize=512)
-def _first_position(shape: Shape) -> Select[Any]:
-    column = events.c.position
+def _first_position(shape: Shape, prefix: str = "") -> Select[Any]:
+    """The lowest position matching a query of ``shape``: NULL when there is none."""
     if not shape:
+        every = events.alias(f"{prefix}every")
+        column = every.c.position
         return select(func.min(column)).where(
-            column > bindparam("after"), column <= bindparam("upper")
+            column > bindparam(f"{prefix}after"), column <= bindparam("upper")
         )
-    per_item = [_item_positions(i, types, tags, False) for i, (types, tags) in enumerate(shape)]
+    per_item = [
+        _item_positions(i, types, tags, False, prefix) for i, (types, tags) in enumerate(shape)
+    ]
     if len(per_item) == 1:
-        firsts = per_item[0].subquery("first")
+        firsts = per_item[0].subquery(f"{prefix}first")
     else:
         firsts = union_all(*(select(part.subquery().c.position) for part in per_item)).subquery(
-            "first"
+            f"{prefix}first"
         )
     return select(func.min(firsts.c.position))
+
+
+@lru_cache(maxsize=256)
+def _first_positions(shape: Shape) -> CompoundSelect[Any]:
+    """`CHECKS_PER_STATEMENT` first-match checks of one shape in one statement, one row each:
+    its slot and its first position."""
+    return union_all(
+        *(
+            select(
+                literal(slot).label("slot"),
+                _first_position(shape, f"m{slot}_").scalar_subquery().label("first"),
+            )
+            for slot in range(CHECKS_PER_STATEMENT)
+        )
+    )
 
 
 @lru_cache(maxsize=512)

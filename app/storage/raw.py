@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select
+from sqlalchemy import CompoundSelect, Connection, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -32,7 +32,7 @@ Processor = Callable[[Any], Any] | None
 class RawStatement:
     """``statement`` compiled for ``dialect``, ready to run on a DBAPI cursor."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         if compiled.positiontup is None:
@@ -85,6 +85,6 @@ class RawStatement:
 
 
 @lru_cache(maxsize=1024)
-def raw(statement: Select[Any], dialect: Dialect) -> RawStatement:
+def raw(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> RawStatement:
     """The compiled form of ``statement`` (a cached, shared construct) for ``dialect``."""
     return RawStatement(statement, dialect)

@@ -100,8 +100,9 @@ async def stored(engine: EventStorageEngine) -> list[tuple[Any, ...]]:
 
 
 def colliding_requests(rng: random.Random, count: int, head: int) -> list[Request]:
-    """Appends over four tags, conditioned on random queries and markers, so that many of them
-    conflict with appends queued just before them; some repeat earlier ones (with ids)."""
+    """Appends over four tags, conditioned on random queries of several shapes and on random
+    markers, so that many of them conflict with appends queued just before them or with the
+    seed; some repeat earlier ones (with ids)."""
     vocabulary = ["course:1", "course:2", "student:1", "student:2"]
     requests: list[Request] = []
     for n in range(count):
@@ -120,7 +121,15 @@ def colliding_requests(rng: random.Random, count: int, head: int) -> list[Reques
         ]
         condition = None
         if rng.random() < 0.8:
-            boundary = query(item(tags=[rng.choice(vocabulary)]), item(types=["Left"]))
+            tag, other = rng.sample(vocabulary, 2)
+            boundary = rng.choice(
+                [  # query shapes are checked in groups per shape: mix them in one batch
+                    query(item(tags=[tag]), item(types=["Left"])),
+                    query(item(tags=[tag])),
+                    query(item(types=["Subscribed"], tags=[tag, other])),
+                    query(item(types=["Left", "Opened"])),
+                ]
+            )
             condition = AppendCondition(boundary, after=rng.choice([None, head]))
         requests.append((events, condition))
     return requests
