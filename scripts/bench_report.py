@@ -247,5 +247,5 @@ def report_goals(
     print("\nGoals (ratios of this run)")
     print(f"{'goal':<68}{'measured':>10}{'goal':>9}  verdict")
     for goal in goals(results, direct, args):
-        measured = "-" if goal.measured is None else f"{goal.measured:.2f}"
+        measured = "-" if goal.measured is None else f"{goal.measured:.3f}"
         print(f"{goal.text:<68}{measured:>10}{goal.bound:>9}  {goal.verdict}")
