@@ -7,10 +7,12 @@ serial execution would give.
 
 What the transaction itself has stored is not read back through SQL: earlier members' events
 are held in memory (`Pending`), indexed by tag, type and id, and each member is checked against
-both the database (positions up to the batch's start) and them. That keeps the statements per
-batch to one head read, one id lookup for the whole batch, one condition query per conditional
-member and two multi-row inserts at the end, instead of a few statements per member. A member
-that is refused was never added to the pending events, so it leaves no trace.
+both the database (positions up to the batch's start) and them. The database part of every
+condition is independent of the other members, so all of them are checked before the members
+are decided, eight to a statement (`first_matches`). That keeps the statements per batch to one
+head read, one id lookup, the condition checks and two multi-row inserts at the end, instead of
+a few statements per member: on PostgreSQL each is a round trip. A member that is refused was
+never added to the pending events, so it leaves no trace.
 
 If the database refuses the final inserts (it cannot while the API refuses what the database
 cannot store and the writer lock keeps ids and positions unique, but a database may have
