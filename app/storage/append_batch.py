@@ -31,7 +31,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app.domain import (
@@ -46,11 +46,10 @@ from app.errors import AppendConditionFailed, EventIdReused, EventStoreError, St
 from app.storage.group_commit import AppendRequest, Outcome
 from app.storage.idempotency import replay_of
 from app.storage.matching import first_matches
+from app.storage.raw import raw_insert
 from app.storage.rows import event_from_row, head_of
 from app.storage.tables import event_tags, events
 
-_INSERT_EVENTS = insert(events)
-_INSERT_TAGS = insert(event_tags)
 _ID_LOOKUP_CHUNK = 1000
 """Ids per lookup statement: far below every driver's limit on bound parameters."""
 
@@ -287,6 +286,6 @@ def _insert(
     conn: Connection, event_rows: list[dict[str, Any]], tag_rows: list[dict[str, Any]]
 ) -> None:
     if event_rows:
-        conn.execute(_INSERT_EVENTS, event_rows)
+        raw_insert(events, conn.dialect).many(conn, event_rows)
     if tag_rows:
-        conn.execute(_INSERT_TAGS, tag_rows)
+        raw_insert(event_tags, conn.dialect).many(conn, tag_rows)

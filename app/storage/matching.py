@@ -59,19 +59,21 @@ def first_matches(
 
     On PostgreSQL each statement is a round trip, and the writer's round trips wait behind the
     HTTP work of the same event loop; so the checks go `CHECKS_PER_STATEMENT` at a time in one
-    statement per query shape (a short last group is padded with empty ranges), executed on the
-    DBAPI cursor (app/storage/raw.py). One cached statement per shape, whatever the batch.
+    statement per query shape (a short group is padded with empty ranges up to 1, 2, 4 or 8
+    checks), executed on the DBAPI cursor (app/storage/raw.py). At most four cached statements
+    per shape, whatever the batches.
     """
     found: list[int | None] = [None] * len(checks)
     by_shape: dict[Shape, list[int]] = {}
     for index, (query, _after) in enumerate(checks):
         by_shape.setdefault(_shape(query), []).append(index)
     for shape, indexes in by_shape.items():
-        statement = raw(_first_positions(shape), conn.dialect)
         for start in range(0, len(indexes), CHECKS_PER_STATEMENT):
             group = indexes[start : start + CHECKS_PER_STATEMENT]
+            slots = _slots(len(group))
+            statement = raw(_first_positions(shape, slots), conn.dialect)
             params: dict[str, Any] = {}
-            for slot in range(CHECKS_PER_STATEMENT):
+            for slot in range(slots):
                 query, after = checks[group[min(slot, len(group) - 1)]]
                 if slot >= len(group):
                     after = upper  # padding: an empty range
@@ -150,19 +152,27 @@ def _first_position(shape: Shape, prefix: str = "") -> Select[Any]:
     return select(func.min(firsts.c.position))
 
 
-@lru_cache(maxsize=256)
-def _first_positions(shape: Shape) -> CompoundSelect[Any]:
-    """`CHECKS_PER_STATEMENT` first-match checks of one shape in one statement, one row each:
-    its slot and its first position."""
-    return union_all(
-        *(
-            select(
-                literal(slot).label("slot"),
-                _first_position(shape, f"m{slot}_").scalar_subquery().label("first"),
-            )
-            for slot in range(CHECKS_PER_STATEMENT)
+@lru_cache(maxsize=512)
+def _first_positions(shape: Shape, slots: int) -> Select[Any] | CompoundSelect[Any]:
+    """``slots`` first-match checks of one shape in one statement, one row each: its slot and
+    its first position."""
+    checks = [
+        select(
+            literal(slot).label("slot"),
+            _first_position(shape, f"m{slot}_").scalar_subquery().label("first"),
         )
-    )
+        for slot in range(slots)
+    ]
+    return checks[0] if slots == 1 else union_all(*checks)
+
+
+def _slots(checks: int) -> int:
+    """Statements come in 1, 2, 4 and 8 slots: few statements per shape, little padding (an
+    empty check costs about as much as a real one)."""
+    slots = 1
+    while slots < checks:
+        slots *= 2
+    return min(slots, CHECKS_PER_STATEMENT)
 
 
 @lru_cache(maxsize=512)

@@ -12,21 +12,23 @@ Measured on SQLite, the transaction of a one-tag read of ten events took 0.40 ms
 A driver error is raised as SQLAlchemy's (`DBAPIError.instance`, as `execute` does), and a
 connection the dialect sees as disconnected is invalidated, so that the pool drops it.
 
-Only statements whose parameters are plain strings and integers come here: those need no bind
-processing on either database. Writes, which bind UUIDs and timestamps, stay on `execute`.
+Queries here bind plain strings and integers, which need no processing on either database. The
+batch inserts (`RawInsert`) pass each value through its column type's bind processor, as
+`execute` would (UUIDs and timestamps are text on SQLite).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import CompoundSelect, Connection, Dialect, Select
+from sqlalchemy import CompoundSelect, Connection, Dialect, Select, Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 class RawStatement:
@@ -49,28 +51,13 @@ class RawStatement:
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         values = self._compiled.construct_params(dict(params)) or {}
         positional = [values[name] for name in self._names]
-        dialect = conn.dialect
-        dbapi_connection = conn.connection.dbapi_connection
-        cursor = conn.connection.cursor()
-        try:
+
+        def fetch(cursor: Any) -> Sequence[Sequence[Any]]:
             cursor.execute(self._sql, positional)
-            rows: Sequence[Sequence[Any]] = cursor.fetchall()
-        except dialect.loaded_dbapi.Error as error:
-            # As `Connection.execute` would: a connection that is gone is not pooled again,
-            # and the error is SQLAlchemy's, which the runners map to the store's errors.
-            disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
-            if disconnected:
-                conn.invalidate(error)
-            raise DBAPIError.instance(
-                self._sql,
-                positional,
-                error,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnected,
-                dialect=dialect,
-            ) from error
-        finally:
-            cursor.close()
+            fetched: Sequence[Sequence[Any]] = cursor.fetchall()
+            return fetched
+
+        rows = _on_cursor(conn, self._sql, positional, fetch)
         processors = self._processors
         if processors is None:
             return rows
@@ -84,7 +71,63 @@ class RawStatement:
         return rows[0][0] if rows else None
 
 
+class RawInsert:
+    """A multi-row ``INSERT`` of every column of ``table``, compiled for ``dialect``, whose
+    values go through the column types' bind processors (UUIDs and timestamps become text on
+    SQLite), then to the cursor's ``executemany``."""
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        columns = {column.key: column for column in table.columns}
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        assert isinstance(compiled, SQLCompiler)
+        if compiled.positiontup is None:
+            raise ValueError(f"{dialect.name}: a positional paramstyle is expected")
+        self._sql = compiled.string
+        self._binds: list[tuple[str, Processor]] = [
+            (name, columns[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup
+        ]
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        positional = [
+            [row[name] if p is None else p(row[name]) for name, p in self._binds] for row in rows
+        ]
+        _on_cursor(
+            conn, self._sql, positional, lambda cursor: cursor.executemany(self._sql, positional)
+        )
+
+
+def _on_cursor(conn: Connection, sql: str, params: Sequence[Any], work: Callable[[Any], T]) -> T:
+    """``work(cursor)`` on a cursor of ``conn``'s DBAPI connection; a driver error is raised as
+    SQLAlchemy's, and a connection that is gone is invalidated, as `Connection.execute` does."""
+    dialect = conn.dialect
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = conn.connection.cursor()
+    try:
+        return work(cursor)
+    except dialect.loaded_dbapi.Error as error:
+        disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
+        if disconnected:
+            conn.invalidate(error)
+        raise DBAPIError.instance(
+            sql,
+            list(params),
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=disconnected,
+            dialect=dialect,
+        ) from error
+    finally:
+        cursor.close()
+
+
 @lru_cache(maxsize=1024)
 def raw(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> RawStatement:
     """The compiled form of ``statement`` (a cached, shared construct) for ``dialect``."""
     return RawStatement(statement, dialect)
+
+
+@lru_cache(maxsize=16)
+def raw_insert(table: Table, dialect: Dialect) -> RawInsert:
+    """The compiled multi-row insert into ``table`` for ``dialect``."""
+    return RawInsert(table, dialect)
