@@ -83,6 +83,7 @@ from scripts.bench_report import (
     report_goals,
 )
 from tests.support.live_server import REPO, ServiceProcess, service_process
+from tests.support.postgres import recreate_schema
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 SMALL_STORE_ORDER = ("read", "append", "append100")  # reads before the appends grow the store
@@ -170,17 +171,6 @@ async def fill(base: str, target: str, size: int) -> Fill:
     return Fill(target, size, time.perf_counter() - started)
 
 
-def reset_postgres(url: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    subprocess.run(
-        ["psql", plain, "-qc", "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;"],
-        env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},  # no NOTICE per table
-        check=True,
-    )
-
-
 @contextmanager
 def server(target: str, store: str, args: argparse.Namespace) -> Iterator[ServiceProcess]:
     """A fresh ``target`` process (and a fresh store named ``store``), pinned to SERVER_CPU."""
@@ -190,8 +180,7 @@ def server(target: str, store: str, args: argparse.Namespace) -> Iterator[Servic
         module = "scripts.bench_floor"
     elif target == "sqlite":
         env["EVENTSTORE_DATABASE_URL"] = f"sqlite+aiosqlite:///{args.workdir}/{store}.db"
-    else:
-        reset_postgres(args.postgres)
+    else:  # the caller has emptied the database (`recreate_schema`)
         env["EVENTSTORE_DATABASE_URL"] = args.postgres
     with service_process(module, env, cpu=SERVER_CPU, startup_seconds=30) as service:
         yield service
@@ -240,6 +229,8 @@ async def bench_target(target: str, args: argparse.Namespace, results: Results) 
     ]:
         if not names:
             continue
+        if target == "postgres":
+            await recreate_schema(args.postgres)
         with server(target, store, args) as service:
             if any(name.startswith("read") for name in names):
                 fills.append(await fill(service.base_url, target, size))

@@ -61,6 +61,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.migrations import upgrade
 from app.storage.postgres import WRITER_LOCK
+from tests.support.postgres import recreate_schema
 
 PEER_PIP = "pip install 'eventsourcing[postgres]>=9.5,<9.6' 'psycopg[binary]>=3.2'"
 PEER_DATABASE = "bench_peer"
@@ -175,21 +176,6 @@ def measure_sqlite(seconds: float, repeats: int) -> list[DirectResult]:
 # --- asyncpg -------------------------------------------------------------------------------
 
 
-async def _fresh_database(url: URL) -> None:
-    """Create ``url``'s database if missing, and empty its public schema."""
-    server = await asyncpg.connect(_dsn(url.set(database="postgres")))
-    try:
-        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
-            await server.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        await server.close()
-    conn = await asyncpg.connect(_dsn(url))
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-
-
 def _dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -232,7 +218,7 @@ async def _connections(
 
 async def measure_asyncpg(postgres: str, seconds: float, repeats: int) -> list[DirectResult]:
     url = make_url(postgres)
-    await _fresh_database(url)
+    await recreate_schema(postgres)
     engine = create_async_engine(url.set(drivername="postgresql+asyncpg"))
     async with engine.begin() as conn:
         await conn.run_sync(upgrade)
@@ -254,7 +240,7 @@ async def measure_asyncpg(postgres: str, seconds: float, repeats: int) -> list[D
 
 
 def measure_peer(postgres: str, seconds: float, repeats: int) -> list[DirectResult]:
-    # Optional (not in the dev dependencies): mypy checks them where they are installed.
+    # The `bench` extra: imported here only, so that the floors run without it.
     try:
         from eventsourcing.dcb import api  # type: ignore[import-not-found, unused-ignore]
         from eventsourcing.dcb.postgres_tt import PostgresDCBRecorderTT  # type: ignore[import-not-found, unused-ignore]
@@ -263,7 +249,7 @@ def measure_peer(postgres: str, seconds: float, repeats: int) -> list[DirectResu
         print(f"eventsourcing peer skipped ({missing}); install it: {PEER_PIP}", file=sys.stderr)
         return []
     url = make_url(postgres).set(database=PEER_DATABASE)
-    asyncio.run(_fresh_database(url))
+    asyncio.run(recreate_schema(url.render_as_string(hide_password=False)))
     datastore = PostgresDatastore(
         dbname=PEER_DATABASE,
         host=url.host or "127.0.0.1",

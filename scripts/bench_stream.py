@@ -61,9 +61,9 @@ import uvloop
 from app.config import Settings
 from app.domain import EventInput, dump_json
 from app.storage.factory import build_engine
-from scripts.bench import reset_postgres
 from scripts.http_load import build_request, read_response
 from tests.support.live_server import CLOCK_TICKS, ServiceProcess, service_process
+from tests.support.postgres import recreate_schema
 
 HOST = "127.0.0.1"
 SERVER_CPU = 0
@@ -904,7 +904,7 @@ async def bench(args: argparse.Namespace) -> Results:
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as workdir:
         url = args.postgres or f"sqlite+aiosqlite:///{workdir}/stream.db"
         if args.postgres:
-            reset_postgres(args.postgres)
+            await recreate_schema(args.postgres)
         env = {"EVENTSTORE_DATABASE_URL": url}
         pad = "x" * args.pad
 

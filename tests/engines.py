@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
+from tests.support.postgres import recreate_schema
 
 POSTGRES_URL_VARIABLE = "EVENTSTORE_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_VARIABLE = "EVENTSTORE_REQUIRE_POSTGRES"
@@ -63,38 +64,14 @@ _unreachable: str | None = None  # remembered so that one dead server costs one 
 
 
 async def reset_postgres(url: str) -> None:
-    """Empty the test database: drop and recreate its ``public`` schema (tables, alembic_version).
-
-    Creates the database first if the server does not have it.
-    """
+    """Empty the test database (`recreate_schema`), or skip (fail in CI) when the server cannot
+    be reached."""
     global _unreachable
     if _unreachable is not None:
         postgres_unavailable(_unreachable)
-    target = make_url(url).set(drivername="postgresql")
     try:
-        try:
-            connection = await _connect(target)
-        except asyncpg.InvalidCatalogNameError:
-            await _create_database(target)
-            connection = await _connect(target)
+        await recreate_schema(url)
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
-        _unreachable = f"cannot connect to {target.render_as_string()}: {error!r}"
+        target = make_url(url).set(drivername="postgresql").render_as_string()
+        _unreachable = f"cannot reset {target}: {error!r}"
         postgres_unavailable(_unreachable)
-    try:
-        # A connection left open by an earlier test must not make this wait forever.
-        await connection.execute("SET lock_timeout = '10s'")
-        await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
-
-
-async def _connect(url: URL) -> Any:
-    return await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
-
-
-async def _create_database(url: URL) -> None:
-    connection = await _connect(url.set(database="postgres"))
-    try:
-        await connection.execute(f'CREATE DATABASE "{url.database}"')
-    finally:
-        await connection.close()
