@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.storage.engine import EventStorageEngine
+from tests.contract.helpers import new_event
 from tests.engines import ENGINE_PARAMS, new_engine
 
 
@@ -22,3 +23,11 @@ async def engine(
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def store(engine: EventStorageEngine) -> EventStorageEngine:
+    """The engine holding positions 1..10; odd positions have type Odd, even ones Even
+    (the read and marker tests)."""
+    await engine.append([new_event("Even" if p % 2 == 0 else "Odd") for p in range(1, 11)])
+    return engine

@@ -13,13 +13,6 @@ EVEN = query(item(types=["Even"]))
 ODD = query(item(types=["Odd"]))
 
 
-@pytest.fixture
-async def store(engine: EventStorageEngine) -> EventStorageEngine:
-    """Positions 1..10; odd positions have type Odd, even ones Even."""
-    await engine.append([new_event("Even" if p % 2 == 0 else "Odd") for p in range(1, 11)])
-    return engine
-
-
 async def test_complete_read_marks_the_head(store: EventStorageEngine) -> None:
     assert (await read(store)).marker == 10
 

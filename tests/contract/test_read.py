@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import item, new_event, positions, query, read
+from tests.contract.helpers import item, positions, query, read
 
 pytestmark = pytest.mark.anyio
 
 EVEN = query(item(types=["Even"]))
-
-
-@pytest.fixture
-async def store(engine: EventStorageEngine) -> EventStorageEngine:
-    """Positions 1..10; odd positions have type Odd, even ones Even."""
-    await engine.append([new_event("Even" if p % 2 == 0 else "Odd") for p in range(1, 11)])
-    return engine
 
 
 async def test_read_returns_events_in_position_order(store: EventStorageEngine) -> None:

@@ -239,15 +239,28 @@ async def test_a_member_the_database_refuses_does_not_fail_its_batch_mates(
     assert [row[1] for row in await stored(engine)] == ["A", "B"]
 
 
-async def test_batches_are_bounded_and_queued_appends_wait_for_room(store_url: str) -> None:
-    engine = await started(store_url, append_queue_size=5, append_batch_max_requests=3)
+async def twenty_together(url: str, **settings: Any) -> SqlEngine:
+    """A closed engine (with ``settings``) that stored 20 appends started together, each once."""
+    engine = await started(url, **settings)
     try:
         results = await asyncio.gather(*(engine.append([new_event(str(n))]) for n in range(20)))
     finally:
         await engine.close()
     assert sorted(result.last_position for result in results) == list(range(1, 21))
+    return engine
+
+
+async def test_a_batch_holds_at_most_its_request_limit(store_url: str) -> None:
+    engine = await twenty_together(store_url, append_batch_max_requests=3)
     assert engine.batch_stats.largest == 3
-    assert engine.batch_stats.batches >= 7
+    assert engine.batch_stats.batches >= 7  # 20 / 3, rounded up
+
+
+async def test_appends_beyond_the_queue_wait_for_room(store_url: str) -> None:
+    # Unbounded, the twenty would all be queued before the writer runs, and form one batch.
+    engine = await twenty_together(store_url, append_queue_size=2)
+    assert engine.batch_stats.largest == 2
+    assert engine.batch_stats.batches >= 10
 
 
 async def test_a_batch_stops_at_its_event_limit(store_url: str) -> None:

@@ -77,37 +77,42 @@ async def kill_connections(url: str) -> None:
         await admin.close()
 
 
-async def test_a_killed_connection_is_unavailable_then_recovered(url: str) -> None:
+@pytest.fixture
+async def pooled_once(url: str) -> AsyncIterator[EventStorageEngine]:
+    """An engine whose pool keeps one connection: killing it hits the next request."""
     engine = build_engine(Settings(database_url=url, db_pool_size=1))
     await engine.start()
-    try:
-        await engine.append([EventInput(type="A")])
-        await kill_connections(url)
-        # The pooled connection is dead: this append fails cleanly or succeeds on a new one.
-        with contextlib.suppress(StorageUnavailable):
-            await engine.append([EventInput(type="B")])
-        result = await engine.append([EventInput(type="C")])
-        read = await engine.read(Query(), limit=10)
-        assert [e.type for e in read.events][-1] == "C"
-        assert read.head == result.last_position
-        assert [e.position for e in read.events] == list(range(1, read.head + 1))
-    finally:
-        await engine.close()
+    yield engine
+    await engine.close()
 
 
-async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(url: str) -> None:
-    engine = build_engine(Settings(database_url=url, db_pool_size=1))
-    await engine.start()
-    try:
-        await engine.append([EventInput(type="A", tags=("k:1",))])
-        query = Query((QueryItem(tags=("k:1",)),))
-        await engine.read(query, limit=10)  # the pooled connection has served a read
-        await kill_connections(url)
-        # Reads skip SQLAlchemy's execution layer (app/storage/raw.py): the dead connection
-        # must still be reported as unavailable, and dropped from the pool.
-        with contextlib.suppress(StorageUnavailable):
-            await engine.read(query, limit=10)
-        read = await engine.read(query, limit=10)
-        assert [event.type for event in read.events] == ["A"]
-    finally:
-        await engine.close()
+async def test_a_killed_connection_is_unavailable_then_recovered(
+    url: str, pooled_once: EventStorageEngine
+) -> None:
+    engine = pooled_once
+    await engine.append([EventInput(type="A")])
+    await kill_connections(url)
+    # The pooled connection is dead: this append fails cleanly or succeeds on a new one.
+    with contextlib.suppress(StorageUnavailable):
+        await engine.append([EventInput(type="B")])
+    result = await engine.append([EventInput(type="C")])
+    read = await engine.read(Query(), limit=10)
+    assert [e.type for e in read.events][-1] == "C"
+    assert read.head == result.last_position
+    assert [e.position for e in read.events] == list(range(1, read.head + 1))
+
+
+async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(
+    url: str, pooled_once: EventStorageEngine
+) -> None:
+    engine = pooled_once
+    await engine.append([EventInput(type="A", tags=("k:1",))])
+    query = Query((QueryItem(tags=("k:1",)),))
+    await engine.read(query, limit=10)  # the pooled connection has served a read
+    await kill_connections(url)
+    # Reads skip SQLAlchemy's execution layer (app/storage/raw.py): the dead connection must
+    # still be reported as unavailable, and dropped from the pool.
+    with contextlib.suppress(StorageUnavailable):
+        await engine.read(query, limit=10)
+    read = await engine.read(query, limit=10)
+    assert [event.type for event in read.events] == ["A"]

@@ -120,6 +120,15 @@ async def wake_up_time(waiter: Replica, writer: Replica, *, timeout: float) -> t
     return woke_with, woke_at - started
 
 
+async def assert_sees_within_2s(waiter: Replica, head: int) -> None:
+    """``waiter`` sees the one event already committed past ``head`` within two seconds."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with anyio.fail_after(10):
+        assert await waiter.engine.wait_for_new(head, timeout=5) == head + 1
+    assert loop.time() - started < 2
+
+
 async def assert_notified_promptly(first: Replica, second: Replica, *, rounds: int) -> None:
     """Each replica's commit wakes the other within 0.5 s, ``rounds`` times both ways."""
     for waiter, writer in [(first, second), (second, first)] * rounds:
@@ -173,11 +182,7 @@ async def test_a_killed_listener_catches_up_when_it_reconnects(
         await eventually(lambda: not first.feed.listening)
         head = await second.engine.head()
         await second.engine.append([EventInput(type="WhileDeaf")])
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with anyio.fail_after(10):
-            assert await first.engine.wait_for_new(head, timeout=5) == head + 1
-        assert loop.time() - started < 2
+        await assert_sees_within_2s(first, head)
         assert first.feed.listening
         assert first.feed.connections == 2
         assert killed not in await listener_pids(url)
@@ -192,11 +197,7 @@ async def test_notifications_are_prompt_again_after_the_listeners_were_killed(
     await terminate(url, {pid for pid in killed if pid is not None})
     # Appended while both are reconnecting: the waiter wakes by catch-up, re-sent NOTIFY or poll.
     await second.engine.append([EventInput(type="WhileDeaf")])
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    with anyio.fail_after(10):
-        assert await first.engine.wait_for_new(head, timeout=5) == head + 1
-    assert loop.time() - started < 2
+    await assert_sees_within_2s(first, head)
     await eventually(lambda: first.feed.listening and second.feed.listening)
     assert first.feed.connections == second.feed.connections == 2
     assert (await listener_pids(url)).isdisjoint(killed)
