@@ -2,8 +2,9 @@
 
 Options ``--host`` and ``--port`` override ``EVENTSTORE_HOST`` / ``EVENTSTORE_PORT``; every other
 setting is an ``EVENTSTORE_*`` environment variable (see `app.config.Settings`). The start-up
-line names the database (password masked) and says that the API is open: there is no access
-control yet.
+line names the database (password masked); the application then says who may call it. An
+invalid configuration is reported by field and message only, never with its value: the value
+may be a token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ GC_YOUNG_THRESHOLD = 100_000
 def mask_password(url: str) -> str:
     """``postgresql+asyncpg://user:secret@host/db`` -> ``postgresql+asyncpg://user:***@host/db``."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def describe(error: ValidationError) -> str:
+    """Each invalid setting and why, without the value given (pydantic's message shows it).
+    The keys of ``api_tokens`` are tokens: an error there names the setting only."""
+    described = []
+    for item in error.errors():
+        loc = item["loc"][:1] if item["loc"][:1] == ("api_tokens",) else item["loc"]
+        described.append(f"{'.'.join(str(part) for part in loc)}: {item['msg']}")
+    return "; ".join(described)
 
 
 def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -58,13 +69,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         args = parse_args(Settings(), argv)
         settings = Settings(host=args.host, port=args.port)  # validated like the environment
     except ValidationError as exc:
-        raise SystemExit(f"python -m app: invalid configuration: {exc}") from exc
+        raise SystemExit(f"python -m app: invalid configuration: {describe(exc)}") from exc
     # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logger.setLevel(settings.log_level.upper())
     logger.info(
-        "event store on http://%s:%d, database %s; no API tokens configured: the API is open "
-        "to anyone who can reach it",
+        "event store on http://%s:%d, database %s",
         settings.host,
         settings.port,
         mask_password(settings.database_url),

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///eventstore.db"
@@ -95,8 +97,47 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=list,
-        description="Origins allowed to call the API from a browser (JSON list, e.g. "
-        '["https://app.example.com"]); none by default.',
+        description="Origins allowed to call the API from a browser, with credentials (JSON "
+        'list, e.g. ["https://app.example.com"]); none by default, and never `*`.',
+    )
+    api_tokens: dict[str, object] = Field(
+        default_factory=dict,
+        repr=False,
+        description='Tokens and their scopes (JSON object, e.g. {"s3cret": ["read", "append"]}); '
+        "scopes: read, append, snapshot, metrics. With no tokens here or in the tokens file, "
+        "the API is open. Checked at start-up (`app.access.tokens`), so that no error "
+        "message ever shows a token.",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="File of hashed tokens, one `name sha256:<hex> scopes` line each (make them "
+        "with `python -m app.access`).",
+    )
+    metrics_public: bool = Field(
+        False, description="Serve /metrics without a token (otherwise it needs scope metrics)."
+    )
+    stream_ticket_seconds: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="Lifetime of a stream ticket; a stream opened with one ends when it expires.",
+    )
+    stream_ticket_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs stream tickets. Give every instance behind one address the "
+        "same; by default each process makes a random one.",
+    )
+    max_streams: int = Field(10_000, ge=1, description="Most streams open at once, in all.")
+    max_streams_per_token: int = Field(
+        1_000, ge=1, description="Most streams open at once with one token (and its tickets)."
+    )
+    append_rate_per_token: float | None = Field(
+        None,
+        gt=0,
+        description="Appends a second allowed to one token on average; none: no limit.",
+    )
+    append_burst_per_token: int = Field(
+        50, ge=1, description="Appends one token may send at once before its rate applies."
     )
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         "FULL",
@@ -108,3 +149,22 @@ class Settings(BaseSettings):
         5000, ge=0, description="How long a SQLite write waits for another process's lock."
     )
     db_pool_size: int = Field(10, ge=1, description="Pooled database connections (PostgreSQL).")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        """Credentials are allowed cross-origin, so every origin must be named exactly."""
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                origin == "*"
+                or parts.scheme not in {"http", "https"}
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://app.example.com (no '*', no path)"
+                )
+        return origins

@@ -44,3 +44,33 @@ class SnapshotNotFound(EventStoreError):
 
 class StorageUnavailable(EventStoreError):
     """The database could not be reached or gave up (locked, connection lost). Retry later."""
+
+
+class Unauthorized(EventStoreError):
+    """No credential, or one the service does not know (or an expired stream ticket).
+
+    ``invalid_token`` says whether a credential was presented: RFC 6750 names the error only then.
+    """
+
+    def __init__(self, detail: str, *, invalid_token: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.invalid_token = invalid_token
+
+
+class Forbidden(EventStoreError):
+    """A known credential without the scope the request needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this token lacks the scope {scope!r}")
+        self.scope = scope
+
+
+class TooManyRequests(EventStoreError):
+    """Over a per-token or total limit (open streams, append rate). Retry after ``retry_after``
+    seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after

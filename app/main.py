@@ -5,9 +5,15 @@ Deliberate choices:
 - Nothing happens at import but reading the settings: the storage engine is built, started and
   closed by the lifespan, so importing this module (tests, scripts exporting the OpenAPI
   document) opens no database.
-- The lifespan starts the storage engine, then the one tail reader of the process that feeds
+- The lifespan builds the access control first (it reads the tokens file; a bad one stops the
+  start-up with a message that names no token) and says whether the API is open: loudly when
+  it is and the service listens beyond localhost. Then it starts the storage engine, then the
+  one tail reader of the process that feeds
   every stream (`app.streaming`); it stops them in the reverse order.
-- Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``), metrics (every
+- Access is checked by each route before its body is read (`app.api.guard`), not by a
+  middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
+- Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``; credentials
+  allowed, so origins are always named, never ``*``), metrics (every
   answer is counted, 413s included), body limit,
   then FastAPI's own exception handling, which `app.api.problems` fills in.
 - Every error response in the OpenAPI document is declared as ``application/problem+json``.
@@ -15,6 +21,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -23,15 +30,22 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.access.control import AccessControl
+from app.api import access_log
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.encoding import event_json
+from app.api.guard import document_security
 from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.problems import install_problem_handlers, use_problem_media_type
-from app.api.routes import events, ops, snapshots, stream
+from app.api.routes import events, ops, snapshots, stream, tickets
 from app.config import Settings
 from app.storage.factory import build_engine
 from app.storage.sql import SqlEngine
 from app.streaming import TailReader
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 TITLE = "DCB event store"
 DESCRIPTION = (
@@ -47,10 +61,26 @@ def _version() -> str:
         return "0.0.0"
 
 
+def announce_access(access: AccessControl, settings: Settings) -> None:
+    """Say at start-up who may call the API; never a token, only their names."""
+    if not access.is_open:
+        names = access.registry.names
+        logger.info("access control: %d API tokens (%s)", len(names), ", ".join(names))
+    elif settings.host in LOOPBACK_HOSTS:
+        logger.info("no API tokens configured: the API is open to anyone who can reach it")
+    else:
+        logger.warning(
+            "NO ACCESS CONTROL: no API tokens are configured and the service listens on %s, so "
+            "anyone who can reach it can read and append events. Set EVENTSTORE_API_TOKENS or "
+            "EVENTSTORE_API_TOKENS_FILE.",
+            settings.host,
+        )
+
+
 class EventStoreApi(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if not self.openapi_schema:
-            self.openapi_schema = use_problem_media_type(super().openapi())
+            self.openapi_schema = document_security(use_problem_media_type(super().openapi()))
         return self.openapi_schema
 
 
@@ -59,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.access = access = AccessControl.from_settings(settings)
+        announce_access(access, settings)
         engine = build_engine(settings)
         await engine.start()
         metrics.watch_batches(engine.batch_stats if isinstance(engine, SqlEngine) else None)
@@ -87,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
 
+    access_log.install()
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -95,14 +128,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Content-Type", "Last-Event-ID", "X-Correlation-ID", "X-Causation-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Last-Event-ID",
+                "X-Correlation-ID",
+                "X-Causation-ID",
+            ],
             expose_headers=["Idempotent-Replayed", "Retry-After"],
         )
 
     app.include_router(stream.router)
     app.include_router(events.router)
     app.include_router(snapshots.router)
+    app.include_router(tickets.router)
     app.include_router(ops.router)
     return app
 

@@ -13,6 +13,10 @@ Deliberate choices:
   which may be bytes, invalid UTF-8 or simply large, and never pydantic's ``ctx``/``url``.
 - A bad position for a snapshot (`PositionBeyondHead`) is a validation problem with one error on
   ``body.position``, so that every ``/problems/validation`` has the same shape.
+- `Unauthorized` is a 401 with ``WWW-Authenticate: Bearer realm="eventstore"`` (and
+  ``error="invalid_token"`` when a credential was presented, as RFC 6750 says); `Forbidden` a
+  403 naming the missing ``scope``; `TooManyRequests` a 429 with ``Retry-After``. None of them
+  echoes the credential.
 - `StorageUnavailable` is a 503 with ``Retry-After: 1``: the database was locked or unreachable
   for a moment; a retry soon is the right reaction. The driver's message is logged, not sent:
   it may name hosts and users.
@@ -38,9 +42,12 @@ from app.errors import (
     AppendConditionFailed,
     EventIdReused,
     EventStoreError,
+    Forbidden,
     PositionBeyondHead,
     SnapshotNotFound,
     StorageUnavailable,
+    TooManyRequests,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,10 @@ APPEND_CONDITION_FAILED = "/problems/append-condition-failed"
 EVENT_ID_REUSED = "/problems/event-id-reused"
 PAYLOAD_TOO_LARGE = "/problems/payload-too-large"
 NOT_FOUND = "/problems/not-found"
+UNAUTHORIZED = "/problems/unauthorized"
+FORBIDDEN = "/problems/forbidden"
+TOO_MANY_REQUESTS = "/problems/too-many-requests"
+REALM = "eventstore"
 RETRY_AFTER_SECONDS = 1
 
 _TYPED_STATUSES = {404: (NOT_FOUND, "Not found"), 413: (PAYLOAD_TOO_LARGE, "Payload too large")}
@@ -136,6 +147,29 @@ def problem_for(request: Request, exc: Exception) -> Response:
             )
         case SnapshotNotFound():
             return problem_response(404, problem_type=NOT_FOUND, title="Not found", detail=str(exc))
+        case Unauthorized():
+            challenge = f'Bearer realm="{REALM}"'
+            if exc.invalid_token:
+                challenge += ', error="invalid_token"'
+            return problem_response(
+                401,
+                problem_type=UNAUTHORIZED,
+                title="Unauthorized",
+                detail=exc.detail,
+                headers={"WWW-Authenticate": challenge},
+            )
+        case Forbidden():
+            return problem_response(
+                403, problem_type=FORBIDDEN, title="Forbidden", detail=str(exc), scope=exc.scope
+            )
+        case TooManyRequests():
+            return problem_response(
+                429,
+                problem_type=TOO_MANY_REQUESTS,
+                title="Too many requests",
+                detail=exc.detail,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         case StorageUnavailable():
             logger.warning(
                 "storage unavailable on %s %s: %s", request.method, request.url.path, exc
@@ -207,6 +241,8 @@ _DESCRIPTIONS = {
     409: "The append condition failed; nothing was stored (`/problems/append-condition-failed`).",
     413: "Over the configured size limits (`/problems/payload-too-large`).",
     422: "Malformed input (`/problems/validation`, with `errors`).",
+    429: "Over a limit of the token or the service (`/problems/too-many-requests`); retry after "
+    "`Retry-After` seconds.",
     503: "The database is not available; retry after `Retry-After` seconds.",
 }
 
@@ -228,7 +264,7 @@ def problem_responses(
             "model": chosen.get(status, Problem),
             "description": descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "")),
         }
-        if status == 503:
+        if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
             }

@@ -174,6 +174,11 @@ class StreamParams(RequestModel):
         None, description="Start after this position; default: the current head."
     )
     live: bool = Field(True, description="false: end after the events that exist now.")
+    ticket: str | None = Field(
+        None,
+        description="A stream ticket (`POST /v1/stream-tickets`), for EventSource, which cannot "
+        "send an Authorization header. The stream ends when the ticket expires.",
+    )
 
 
 class SnapshotPut(RequestModel):
@@ -228,6 +233,11 @@ class ReadResponse(BaseModel):
 
 class Head(BaseModel):
     head: int
+
+
+class StreamTicket(BaseModel):
+    ticket: str = Field(description="Pass as `?ticket=` to `GET /v1/events/stream`.")
+    expires_in: int = Field(description="Seconds until the ticket expires.")
 
 
 class Problem(BaseModel):

@@ -27,6 +27,13 @@ def make_settings(**overrides: Any) -> Settings:
         "max_values_per_item": 100,
         "snapshot_after_events": 100,
         "metadata_tag_keys": [],
+        "api_tokens": {},
+        "api_tokens_file": None,
+        "metrics_public": False,
+        "append_rate_per_token": None,
+        "max_streams": 10_000,
+        "max_streams_per_token": 1_000,
+        "cors_origins": [],
     }
     values.update(overrides)
     return Settings(**values)

@@ -40,6 +40,7 @@ async def test_operation_ids_are_clean(document: dict[str, Any]) -> None:
         "get_snapshot",
         "delete_snapshot",
         "get_head",
+        "create_stream_ticket",
         "healthz",
         "readyz",
         "metrics",
@@ -56,7 +57,7 @@ async def test_error_responses_are_problem_json(document: dict[str, Any]) -> Non
 async def test_append_declares_its_outcomes(document: dict[str, Any]) -> None:
     responses = operations(document)["append_events"]["responses"]
 
-    assert set(responses) == {"200", "201", "409", "413", "422", "503"}
+    assert set(responses) == {"200", "201", "401", "403", "409", "413", "422", "429", "503"}
     conflict = responses["409"]["content"]["application/problem+json"]["schema"]
     assert conflict == {"$ref": "#/components/schemas/ConflictProblem"}
     assert "Idempotent-Replayed" in responses["200"]["headers"]
@@ -83,3 +84,40 @@ def test_the_committed_document_is_current() -> None:
     from scripts.export_openapi import DOCUMENT, render
 
     assert DOCUMENT.read_text() == render(), "run: python scripts/export_openapi.py"
+
+
+async def test_every_operation_declares_who_may_call_it(document: dict[str, Any]) -> None:
+    """Generated clients learn from ``security`` which token an operation needs."""
+    scopes = {
+        operation_id: operation["security"]
+        for operation_id, operation in operations(document).items()
+    }
+
+    assert scopes == {
+        "append_events": [{"bearerAuth": ["append"]}],
+        "read_events": [{"bearerAuth": ["read"]}],
+        "list_events": [{"bearerAuth": ["read"]}],
+        "stream_events": [{"bearerAuth": ["read"]}, {"streamTicket": []}],
+        "put_snapshot": [{"bearerAuth": ["snapshot"]}],
+        "get_snapshot": [{"bearerAuth": ["read"]}],
+        "delete_snapshot": [{"bearerAuth": ["snapshot"]}],
+        "get_head": [{"bearerAuth": ["read"]}],
+        "create_stream_ticket": [{"bearerAuth": ["read"]}],
+        "healthz": [],
+        "readyz": [],
+        "metrics": [{"bearerAuth": ["metrics"]}],
+    }
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["streamTicket"]["in"] == "query"
+    assert schemes["streamTicket"]["name"] == "ticket"
+
+
+async def test_guarded_operations_declare_401_and_403(document: dict[str, Any]) -> None:
+    for operation_id, operation in operations(document).items():
+        statuses = set(operation["responses"])
+        if operation["security"]:
+            assert {"401", "403"} <= statuses, operation_id
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+        else:
+            assert not {"401", "403"} & statuses, operation_id

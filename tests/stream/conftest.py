@@ -25,6 +25,9 @@ STREAM_DEFAULTS = {
     "stream_buffer_events": "10000",
     "stream_batch_size": "500",
     "cors_origins": "[]",
+    "api_tokens": "{}",
+    "max_streams": "10000",
+    "max_streams_per_token": "1000",
 }
 """Set explicitly, so that an ``EVENTSTORE_*`` variable in the environment cannot change them."""
 

@@ -4,6 +4,7 @@ up, and the client resumes with ``Last-Event-ID`` without a gap."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import anyio
 import pytest
@@ -64,8 +65,14 @@ async def test_lifetime_never_cancels_the_consumer_of_the_messages() -> None:
     await tail.start()
     try:
         await engine.append([EventInput("A"), EventInput("A")])
-        settings = make_settings(stream_max_seconds=0.2)
-        messages = _messages(tail, MATCH_ALL, after=0, live_until=None, settings=settings)
+        messages = _messages(
+            tail,
+            MATCH_ALL,
+            after=0,
+            live_until=None,
+            ends_at=time.time() + 0.2,
+            settings=make_settings(),
+        )
         with anyio.fail_after(WAIT):
             assert (await anext(messages)).startswith(b"id: 1\n")
             try:

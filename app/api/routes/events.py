@@ -26,10 +26,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from app.access.tokens import Scope
 from app.api import schemas
 from app.api.deps import metrics_of, settings_of, store_of
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
-from app.api.json_body import StrictJsonRoute
+from app.api.guard import GuardedRoute, needs
 from app.api.problems import PayloadTooLarge, problem_responses
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -37,7 +38,7 @@ from app.domain import ReadResult
 from app.errors import AppendConditionFailed
 from app.storage.engine import EventStorageEngine
 
-router = APIRouter(tags=["events"], route_class=StrictJsonRoute)
+router = APIRouter(tags=["events"], route_class=GuardedRoute)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 CAUSATION_HEADER = "X-Causation-ID"
@@ -51,6 +52,7 @@ CAUSATION_HEADER = "X-Causation-ID"
     response_model=schemas.AppendResponse,
     response_description="Stored, at consecutive positions.",
     openapi_extra={
+        **needs(Scope.APPEND),
         "parameters": [
             {
                 "name": CORRELATION_HEADER,
@@ -66,7 +68,7 @@ CAUSATION_HEADER = "X-Causation-ID"
                 "schema": {"type": "string"},
                 "description": "Recorded as `metadata.causation_id` unless present.",
             },
-        ]
+        ],
     },
     responses={
         200: {
@@ -81,6 +83,7 @@ CAUSATION_HEADER = "X-Causation-ID"
             409,
             413,
             422,
+            429,
             503,
             models={422: schemas.ValidationProblem | schemas.Problem},
             s422="Malformed input (`/problems/validation`), or an event id already stored by "
@@ -125,6 +128,7 @@ async def append_events(body: schemas.AppendRequest, request: Request) -> Respon
     operation_id="read_events",
     summary="Read events matching a query",
     response_model=schemas.ReadResponse,
+    openapi_extra=needs(Scope.READ),
     responses=problem_responses(413, 422, 503),
 )
 async def read_events(
@@ -155,6 +159,7 @@ async def read_events(
     operation_id="list_events",
     summary="Read events (query parameters)",
     response_model=schemas.ReadResponse,
+    openapi_extra=needs(Scope.READ),
     responses=problem_responses(422, 503),
 )
 async def list_events(

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from app.access.tokens import Scope
 from app.api import schemas
 from app.api.deps import metrics_of, store_of
 from app.api.encoding import json_response
+from app.api.guard import OPEN, GuardedRoute, needs
 from app.api.problems import problem_responses
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=GuardedRoute)
 
 
 @router.get(
@@ -26,6 +28,7 @@ router = APIRouter(tags=["operations"])
     operation_id="get_head",
     summary="The position of the last stored event",
     response_model=schemas.Head,
+    openapi_extra=needs(Scope.READ),
     responses=problem_responses(503),
 )
 async def get_head(request: Request) -> Response:
@@ -37,6 +40,7 @@ async def get_head(request: Request) -> Response:
     "/healthz",
     operation_id="healthz",
     summary="The process is up",
+    openapi_extra=OPEN,
     responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
 )
 async def healthz() -> Response:
@@ -47,6 +51,7 @@ async def healthz() -> Response:
     "/readyz",
     operation_id="readyz",
     summary="The database answers",
+    openapi_extra=OPEN,
     responses={
         200: {"content": {"application/json": {"example": {"status": "ready"}}}},
         **problem_responses(503, s503="The database does not answer."),
@@ -61,6 +66,7 @@ async def readyz(request: Request) -> Response:
     "/metrics",
     operation_id="metrics",
     summary="Prometheus metrics",
+    openapi_extra=needs(Scope.METRICS),
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )

@@ -16,14 +16,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from app.access.tokens import Scope
 from app.api import schemas
 from app.api.deps import store_of
 from app.api.encoding import json_response, snapshot_body
-from app.api.json_body import StrictJsonRoute
+from app.api.guard import GuardedRoute, needs
 from app.api.problems import problem_responses
 from app.errors import SnapshotNotFound
 
-router = APIRouter(tags=["snapshots"], route_class=StrictJsonRoute)
+router = APIRouter(tags=["snapshots"], route_class=GuardedRoute)
 
 SNAPSHOT_PATH = "/v1/snapshots/{name}/{key}"
 Name = Annotated[schemas.SnapshotNamePart, Path(description="The state's name.")]
@@ -35,6 +36,7 @@ Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")
     operation_id="put_snapshot",
     summary="Store a snapshot",
     response_model=schemas.Snapshot,
+    openapi_extra=needs(Scope.SNAPSHOT),
     response_description="The snapshot now stored (the older one is kept when it is newer).",
     responses=problem_responses(
         413,
@@ -57,6 +59,7 @@ async def put_snapshot(
     operation_id="get_snapshot",
     summary="Load a snapshot",
     response_model=schemas.Snapshot,
+    openapi_extra=needs(Scope.READ),
     responses=problem_responses(404, 422, 503),
 )
 async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
@@ -71,6 +74,7 @@ async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
     operation_id="delete_snapshot",
     summary="Delete a snapshot",
     status_code=204,
+    openapi_extra=needs(Scope.SNAPSHOT),
     response_class=Response,
     responses=problem_responses(422, 503),
 )

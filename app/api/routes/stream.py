@@ -9,6 +9,11 @@ Deliberate choices:
 - Each event is one message, ``id: <position>`` and ``data: <event JSON>``, encoded once per
   process by the tail reader (`app.streaming`) and shared by every stream that wants it.
 - ``live=false`` ends after the events that existed when the stream started (the head then).
+- Access: scope ``read``, by bearer token or by a stream ticket (``?ticket=``, see
+  `app.access.tickets`). A stream opened with a ticket ends when the ticket expires; EventSource
+  then reconnects and is refused (401), and the page mints a new ticket. Every stream holds a
+  slot of `app.access.limits.StreamSlots` from the moment it is accepted until its response
+  ends, however it ends (`EventStream` releases it).
 - Heartbeats are SSE comments every ``EVENTSTORE_HEARTBEAT_SECONDS``. A stream ends cleanly after
   ``EVENTSTORE_STREAM_MAX_SECONDS`` (the client reconnects with ``Last-Event-ID``), when the
   service shuts down (sse-starlette watches uvicorn's exit), and when its client accepts no data
@@ -25,18 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import SendTimeoutError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as ASGIScope
 
+from app.access.limits import StreamSlot
+from app.access.tokens import Scope
 from app.api import schemas
 from app.api.deps import settings_of, store_of, tail_of
+from app.api.guard import GuardedRoute, access_of, needs, principal_of
 from app.api.problems import problem_responses
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -45,19 +55,25 @@ from app.streaming import TailReader
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=GuardedRoute)
 
 
 class EventStream(EventSourceResponse):
-    """An SSE response whose client stopped reading is cut off quietly: that is the send
-    timeout doing its job, not an error of the application (the client resumes with
-    Last-Event-ID)."""
+    """An SSE response that holds a stream slot until it ends. One whose client stopped reading
+    is cut off quietly: that is the send timeout doing its job, not an error of the application
+    (the client resumes with Last-Event-ID)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, messages: AsyncIterator[bytes], slot: StreamSlot, **options: Any) -> None:
+        super().__init__(messages, **options)
+        self.slot = slot
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
             logger.info("stream cut off: its client accepted no data for %ss", self.send_timeout)
+        finally:
+            self.slot.release()
 
 
 STREAM_DESCRIPTION = (
@@ -120,10 +136,11 @@ async def _messages(
     *,
     after: int,
     live_until: int | None,
+    ends_at: float,
     settings: Settings,
 ) -> AsyncIterator[bytes]:
     """The stream's messages, a batch of them per write; ``live_until`` None follows the store
-    live."""
+    live until ``ends_at`` (epoch seconds)."""
     if live_until is not None:
         async for batch in tail.history(
             query, after=after, through=live_until, batch=settings.stream_batch_size
@@ -132,7 +149,8 @@ async def _messages(
         return
     subscription = tail.subscribe(query, after)
     deliveries = subscription.batches()
-    deadline = asyncio.get_running_loop().time() + settings.stream_max_seconds
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (ends_at - time.time())
     try:
         while True:
             # The lifetime bounds the wait for the next event, never the yield: see the module
@@ -141,8 +159,8 @@ async def _messages(
                 async with asyncio.timeout_at(deadline):
                     batch = await anext(deliveries)
             except (TimeoutError, StopAsyncIteration):
-                # The lifetime is over (the client reconnects with Last-Event-ID), or the tail
-                # reader stopped (the service is shutting down).
+                # The lifetime or the ticket is over (the client reconnects with
+                # Last-Event-ID), or the tail reader stopped (the service is shutting down).
                 return
             yield b"".join(delivery.message for delivery in batch)
     finally:
@@ -154,11 +172,13 @@ async def _messages(
     operation_id="stream_events",
     summary="Stream events as server-sent events",
     response_class=EventStream,
+    status_code=200,
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        **problem_responses(422, 503),
+        **problem_responses(422, 429, 503),
     },
     response_description=STREAM_DESCRIPTION,
+    openapi_extra=needs(Scope.READ, ticket=True),
 )
 async def stream_events(
     params: Annotated[schemas.StreamParams, Query()],
@@ -174,16 +194,27 @@ async def stream_events(
     start = resume_position(last_event_id)
     if start is None:
         start = params.after
-    head = await store.head() if start is None or not params.live else None
+    principal = principal_of(request)
+    ends_at = time.time() + settings.stream_max_seconds
+    if principal.ticket_expires_at is not None:
+        ends_at = min(ends_at, principal.ticket_expires_at)
+    slot = access_of(request).streams.acquire(principal)
+    try:
+        head = await store.head() if start is None or not params.live else None
+    except BaseException:
+        slot.release()
+        raise
     messages = _messages(
         tail,
         query,
         after=start if start is not None else (head or 0),
         live_until=None if params.live else head,
+        ends_at=ends_at,
         settings=settings,
     )
     return EventStream(
         messages,
+        slot,
         ping=settings.heartbeat_seconds,
         send_timeout=settings.stream_send_timeout_seconds,
         sep="\n",

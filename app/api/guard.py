@@ -1,0 +1,130 @@
+"""Every route declares who may call it; `GuardedRoute` enforces it before anything else.
+
+Deliberate choices:
+
+- A route's access rule is its OpenAPI ``security``, given with ``openapi_extra``:
+  ``needs(Scope.APPEND)`` or `OPEN`. What the document tells generated clients is therefore
+  exactly what the service enforces, and a route that declares nothing cannot be built
+  (`GuardedRoute` raises), so no endpoint is left open by omission.
+- The check runs first in the route's handler: before the body is read or validated, so that a
+  caller without a token learns nothing about the request and sends no body into the service
+  for nothing. It is a route class, not a middleware, because the route knows its rule; no path
+  has to be matched twice.
+- ``needs(Scope.READ, ticket=True)`` (the stream) also accepts ``?ticket=``; nothing else does.
+- The principal is kept in the request's state for the routes that count per token
+  (`principal_of`).
+- `document_security` adds the security schemes and the 401/403 answers to the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from fastapi import Request, Response
+
+from app.access.control import AccessControl
+from app.access.tokens import ANONYMOUS, Principal, Scope
+from app.api.json_body import StrictJsonRoute
+
+BEARER = "bearerAuth"
+TICKET = "streamTicket"
+TICKET_PARAMETER = "ticket"
+
+OPEN: dict[str, Any] = {"security": []}
+"""The access rule of a route anyone may call (health, readiness)."""
+
+
+def needs(scope: Scope, *, ticket: bool = False) -> dict[str, Any]:
+    """The access rule of a route that needs ``scope`` (and also takes a stream ticket)."""
+    security: list[dict[str, list[str]]] = [{BEARER: [scope.value]}]
+    if ticket:
+        security.append({TICKET: []})
+    return {"security": security}
+
+
+def access_of(request: Request) -> AccessControl:
+    access: AccessControl = request.app.state.access
+    return access
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
+    return principal
+
+
+def _rule(openapi_extra: Mapping[str, Any] | None, where: str) -> tuple[Scope | None, bool]:
+    """``(scope, takes ticket)`` of a route's declared security; scope None for an open route."""
+    if openapi_extra is None or "security" not in openapi_extra:
+        raise TypeError(f"{where} declares no access rule: give openapi_extra=needs(...) or OPEN")
+    security = openapi_extra["security"]
+    if not security:
+        return None, False
+    return Scope(security[0][BEARER][0]), any(TICKET in entry for entry in security)
+
+
+class GuardedRoute(StrictJsonRoute):
+    """The route class of every API router."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        scope, takes_ticket = _rule(self.openapi_extra, f"{sorted(self.methods or ())} {self.path}")
+        if scope is None:
+            return handler
+
+        async def guarded_handler(request: Request) -> Response:
+            access = access_of(request)
+            if not access.is_open:
+                authorization = request.headers.get("authorization")
+                ticket = (
+                    request.query_params.get(TICKET_PARAMETER)
+                    if takes_ticket and authorization is None
+                    else None
+                )
+                request.state.principal = access.authorize(
+                    scope, authorization=authorization, ticket=ticket
+                )
+            return await handler(request)
+
+        return guarded_handler
+
+
+_AUTH_RESPONSES: dict[str, dict[str, Any]] = {
+    "401": {
+        "description": "No token, or one that is not known (`/problems/unauthorized`).",
+        "headers": {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer ...`"}
+        },
+    },
+    "403": {"description": "The token lacks the scope this needs (`/problems/forbidden`)."},
+}
+
+
+def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare the security schemes, and the 401/403 problems of every guarded operation."""
+    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token. Scopes (named in each operation's requirement): read, "
+        "append, snapshot, metrics. With no tokens configured the service is open.",
+    }
+    schemes[TICKET] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": TICKET_PARAMETER,
+        "description": "A stream ticket from `POST /v1/stream-tickets`, for EventSource "
+        "(which cannot send headers); accepted by the stream only.",
+    }
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and operation.get("security"):
+                responses = operation.setdefault("responses", {})
+                for status, response in _AUTH_RESPONSES.items():
+                    responses[status] = {
+                        **response,
+                        "content": {"application/problem+json": {"schema": problem}},
+                    }
+                operation["responses"] = dict(sorted(responses.items()))
+    return openapi
