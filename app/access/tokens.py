@@ -142,10 +142,12 @@ class TokenRegistry:
     @classmethod
     def load(cls, tokens: Mapping[str, object], tokens_file: Path | None) -> TokenRegistry:
         """From ``EVENTSTORE_API_TOKENS`` and the tokens file (read here: call at start-up)."""
-        entries = [
-            (digest_of(token), Principal(f"env#{n}", parse_scopes(scopes, where=f"env#{n}")))
-            for n, (token, scopes) in enumerate(tokens.items(), start=1)
-        ]
+        entries = []
+        for n, (token, scopes) in enumerate(tokens.items(), start=1):
+            name = f"env#{n}"
+            if not isinstance(scopes, list):
+                raise TokenConfigError(f"{name}: the scopes must be a JSON list of names")
+            entries.append((digest_of(token), Principal(name, parse_scopes(scopes, where=name))))
         if tokens_file is not None:
             try:
                 text = tokens_file.read_text(encoding="utf-8")
