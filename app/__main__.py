@@ -18,6 +18,8 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from app.access.control import AccessControl
+from app.access.tokens import TokenConfigError
 from app.config import Settings
 from app.main import create_app
 
@@ -70,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings(host=args.host, port=args.port)  # validated like the environment
     except ValidationError as exc:
         raise SystemExit(f"python -m app: invalid configuration: {describe(exc)}") from exc
+    try:
+        AccessControl.from_settings(settings)  # the tokens, checked before serving
+    except TokenConfigError as exc:
+        raise SystemExit(f"python -m app: invalid tokens: {exc}") from exc
     # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logger.setLevel(settings.log_level.upper())

@@ -2,9 +2,11 @@
 
 Deliberate choices:
 
-- Nothing happens at import but reading the settings: the storage engine is built, started and
-  closed by the lifespan, so importing this module (tests, scripts exporting the OpenAPI
-  document) opens no database.
+- Nothing happens at import: ``app`` is made on first access (a module ``__getattr__``), from
+  the environment's settings, for ``uvicorn app.main:app``. Importing this module (tests,
+  scripts exporting the OpenAPI document, `python -m app`) reads no settings, and an invalid
+  one is reported by whoever asked for them. The storage engine is built, started and closed
+  by the lifespan, so no database is opened before the server starts.
 - The lifespan builds the access control first (it reads the tokens file; a bad one stops the
   start-up with a message that names no token) and says whether the API is open: loudly when
   it is and the service listens beyond localhost. Then it starts the storage engine, then the
@@ -65,7 +67,7 @@ def announce_access(access: AccessControl, settings: Settings) -> None:
     """Say at start-up who may call the API; never a token, only their names."""
     if not access.is_open:
         names = access.registry.names
-        logger.info("access control: %d API tokens (%s)", len(names), ", ".join(names))
+        logger.info("access control: API tokens %s", ", ".join(names))
     elif settings.host in LOOPBACK_HOSTS:
         logger.info("no API tokens configured: the API is open to anyone who can reach it")
     else:
@@ -148,4 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Any:
+    """``app``, made once, on first access (see the module docstring)."""
+    if name == "app":
+        made = create_app()
+        globals()["app"] = made
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
