@@ -153,11 +153,13 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _exact_origins(cls, origins: list[str]) -> list[str]:
-        """Credentials are allowed cross-origin, so every origin must be named exactly."""
+        """Credentials are allowed cross-origin, so every origin must be named exactly, as
+        browsers send it (lowercase scheme and host, no wildcard)."""
         for origin in origins:
             parts = urlsplit(origin)
             if (
-                origin == "*"
+                "*" in origin
+                or origin != origin.lower()
                 or parts.scheme not in {"http", "https"}
                 or not parts.netloc
                 or parts.path
@@ -165,6 +167,7 @@ class Settings(BaseSettings):
                 or parts.fragment
             ):
                 raise ValueError(
-                    f"{origin!r} is not an origin like https://app.example.com (no '*', no path)"
+                    f"{origin!r} is not an origin like https://app.example.com (lowercase, no "
+                    "'*', no path)"
                 )
         return origins

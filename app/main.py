@@ -23,6 +23,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +48,6 @@ from app.streaming import TailReader
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 TITLE = "DCB event store"
 DESCRIPTION = (
@@ -63,12 +63,21 @@ def _version() -> str:
         return "0.0.0"
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def announce_access(access: AccessControl, settings: Settings) -> None:
     """Say at start-up who may call the API; never a token, only their names."""
     if not access.is_open:
         names = access.registry.names
         logger.info("access control: API tokens %s", ", ".join(names))
-    elif settings.host in LOOPBACK_HOSTS:
+    elif is_loopback(settings.host):
         logger.info("no API tokens configured: the API is open to anyone who can reach it")
     else:
         logger.warning(
@@ -139,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "X-Correlation-ID",
                 "X-Causation-ID",
             ],
-            expose_headers=["Idempotent-Replayed", "Retry-After"],
+            expose_headers=["Idempotent-Replayed", "Retry-After", "WWW-Authenticate"],
         )
 
     app.include_router(stream.router)

@@ -81,12 +81,15 @@ def parse_scopes(text: object, *, where: str) -> frozenset[Scope]:
     else:
         raise TokenConfigError(f"{where}: the scopes must be a list of names")
     scopes: set[Scope] = set()
-    for name in names:
+    for number, name in enumerate(names, start=1):
         try:
             scopes.add(Scope(name.strip()))
         except ValueError:
+            # Not echoed: a token pasted in the wrong place would be printed.
             known = ", ".join(scope.value for scope in Scope)
-            raise TokenConfigError(f"{where}: unknown scope {name.strip()!r} ({known})") from None
+            raise TokenConfigError(
+                f"{where}: unknown scope (the {number}. of the list; known: {known})"
+            ) from None
     if not scopes:
         raise TokenConfigError(f"{where}: no scopes")
     return frozenset(scopes)
@@ -130,12 +133,15 @@ class TokenRegistry:
     def __init__(self, entries: Iterable[tuple[str, Principal]]) -> None:
         self._entries = tuple(entries)
         names = [principal.name for _, principal in self._entries]
-        digests = [digest for digest, _ in self._entries]
-        for label, values in (("name", names), ("token", digests)):
-            duplicates = sorted({value for value in values if values.count(value) > 1})
-            if duplicates:
-                shown = ", ".join(duplicates) if label == "name" else f"{len(duplicates)}"
-                raise TokenConfigError(f"the same {label} is configured twice: {shown}")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise TokenConfigError(f"the same name is configured twice: {', '.join(repeated)}")
+        holders: dict[str, list[str]] = {}
+        for digest, principal in self._entries:
+            holders.setdefault(digest, []).append(principal.name)
+        for shared in holders.values():
+            if len(shared) > 1:
+                raise TokenConfigError(f"one token is configured twice: {' and '.join(shared)}")
         self._by_name = {principal.name: principal for _, principal in self._entries}
         self._digests = [(digest.encode(), principal) for digest, principal in self._entries]
 

@@ -54,7 +54,7 @@ def test_comments_and_blank_lines_are_ignored() -> None:
     [
         ("billing sha256:abc read", "digest"),
         (f"billing {digest_of(SECRET).upper()} read", "digest"),
-        (f"billing {digest_of(SECRET)} read,fly", "unknown scope 'fly'"),
+        (f"billing {digest_of(SECRET)} read,fly", "unknown scope (the 2. of the list"),
         (f"billing {digest_of(SECRET)}", "expected"),
         (f"bad/name {digest_of(SECRET)} read", "not a token name"),
         (f"billing {digest_of(SECRET)} read extra", "expected"),
@@ -109,7 +109,9 @@ def test_the_same_token_twice_is_refused_without_showing_it(tmp_path: Path) -> N
     tokens_file = tmp_path / "tokens"
     tokens_file.write_text(token_line("billing", SECRET, [Scope.APPEND]) + "\n")
 
-    with pytest.raises(TokenConfigError, match="the same token is configured twice") as caught:
+    with pytest.raises(
+        TokenConfigError, match="one token is configured twice: env#1 and billing"
+    ) as caught:
         TokenRegistry.load({SECRET: ["read"]}, tokens_file)
     assert SECRET not in str(caught.value)
 

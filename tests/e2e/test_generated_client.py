@@ -1,12 +1,15 @@
 """A client generated from the committed OpenAPI document works against a running server.
 
 openapi-python-client generates the package (with no warnings), then appends, conflicts and reads
-through it, against a real uvicorn process on a SQLite file.
+through it, against a real uvicorn process on a SQLite file: an open one, and one with API tokens,
+where the generated ``AuthenticatedClient`` carries the token and a missing token or scope comes
+back as the declared 401 or 403 problem.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +22,8 @@ import pytest
 from tests.support.live_server import REPO, live_server
 
 PACKAGE = "dcb_event_store_client"
+WRITER = "writer-token-0123456789"
+READER = "reader-token-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def guarded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with a read+append token and a read-only one."""
+    store = tmp_path_factory.mktemp("store") / "store.db"
+    env = {
+        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_API_TOKENS": json.dumps({WRITER: ["read", "append"], READER: ["read"]}),
+    }
+    with live_server(env) as url:
+        yield url
+
+
 def submodule(package: Any, name: str) -> ModuleType:
     return importlib.import_module(f"{PACKAGE}.{name}")
 
@@ -75,6 +92,69 @@ def test_append_conflict_and_read_through_the_generated_client(
     read_events = submodule(generated, "api.events.read_events")
     with generated.Client(base_url=base_url, raise_on_unexpected_status=True) as client:
         check_append_conflict_and_read(client, models, append_events, read_events)
+
+
+def test_a_token_with_read_and_append_appends_and_reads(generated: Any, guarded_url: str) -> None:
+    models = submodule(generated, "models")
+    append_events = submodule(generated, "api.events.append_events")
+    read_events = submodule(generated, "api.events.read_events")
+    with generated.AuthenticatedClient(
+        base_url=guarded_url, token=WRITER, raise_on_unexpected_status=True
+    ) as client:
+        check_append_conflict_and_read(client, models, append_events, read_events)
+
+
+@pytest.mark.parametrize("token", [None, "not-a-known-token"], ids=["no-token", "unknown-token"])
+def test_without_a_known_token_the_client_gets_401(
+    generated: Any, guarded_url: str, token: str | None
+) -> None:
+    models = submodule(generated, "models")
+    append_events = submodule(generated, "api.events.append_events")
+    read_events = submodule(generated, "api.events.read_events")
+    client = (
+        generated.Client(base_url=guarded_url, raise_on_unexpected_status=True)
+        if token is None
+        else generated.AuthenticatedClient(
+            base_url=guarded_url, token=token, raise_on_unexpected_status=True
+        )
+    )
+    with client:
+        appended = append_events.sync_detailed(client=client, body=seat_claim(models))
+        read = read_events.sync_detailed(client=client, body=seat_read(models))
+
+    for response in (appended, read):
+        assert response.status_code == 401
+        assert isinstance(response.parsed, models.Problem)
+        assert response.parsed.type_ == "/problems/unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_read_only_token_reads_but_gets_403_on_append(generated: Any, guarded_url: str) -> None:
+    models = submodule(generated, "models")
+    append_events = submodule(generated, "api.events.append_events")
+    read_events = submodule(generated, "api.events.read_events")
+    with generated.AuthenticatedClient(
+        base_url=guarded_url, token=READER, raise_on_unexpected_status=True
+    ) as client:
+        appended = append_events.sync_detailed(client=client, body=seat_claim(models))
+        read = read_events.sync_detailed(client=client, body=seat_read(models))
+
+    assert appended.status_code == 403
+    assert isinstance(appended.parsed, models.Problem)
+    assert appended.parsed.type_ == "/problems/forbidden"
+    assert read.status_code == 200
+    assert isinstance(read.parsed, models.ReadResponse)
+
+
+def seat_claim(models: Any) -> Any:
+    return models.AppendRequest(
+        events=[models.EventInput(type_="SeatClaimed", data={"by": "bob"}, tags=["seat:9"])]
+    )
+
+
+def seat_read(models: Any) -> Any:
+    query = models.Query(items=[models.QueryItem(types=["SeatClaimed"], tags=["seat:9"])])
+    return models.ReadRequest(query=query)
 
 
 def check_append_conflict_and_read(
