@@ -97,11 +97,18 @@ def ensure_wrk() -> str:
 
 
 def run_wrk(
-    service: ServiceProcess, script: str, args: Sequence[str], concurrency: int, seconds: int
+    service: ServiceProcess,
+    script: str,
+    args: Sequence[str],
+    concurrency: int,
+    seconds: int,
+    headers: Sequence[str] = (),
 ) -> Run:
+    """One wrk run; ``headers`` (``"Name: value"``) are sent with every request."""
     command = [
         *("taskset", "--cpu-list", str(CLIENT_CPU)),
         *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"),
+        *(option for header in headers for option in ("-H", header)),
         *("-s", str(WRK_DIR / script), service.base_url, "--", *args),
     ]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
