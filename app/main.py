@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.access = access = AccessControl.from_settings(settings)
         announce_access(access, settings)
+        metrics.watch_streams(access.streams)
         engine = build_engine(settings)
         await engine.start()
         metrics.watch_batches(engine.batch_stats if isinstance(engine, SqlEngine) else None)

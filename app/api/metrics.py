@@ -12,6 +12,8 @@ Deliberate choices:
 - An exception escaping the application counts as a 500.
 - Appends are counted by outcome (``stored``, ``replayed``), conflicts separately, and events
   appended only when stored (a replay stores nothing).
+- Open streams are read at scrape time from the stream slots (`app.access.limits`); refusals
+  of access (401, 403, 429) are counted by status like every answer.
 - Group commit (SQL engines) is read at scrape time from the engine's own counters: batches
   committed and the appends they held (their ratio is the mean batch size), and the largest.
 """
@@ -25,6 +27,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -32,6 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.access.limits import StreamSlots
 from app.domain import AppendResult
 from app.storage.group_commit import BatchStats
 
@@ -74,6 +78,11 @@ class ApiMetrics:
             "Events stored by appends.",
             registry=self.registry,
         )
+        self.streams_open = Gauge(
+            "eventstore_streams_open",
+            "Streams open now; each holds a slot of EVENTSTORE_MAX_STREAMS and of its token's.",
+            registry=self.registry,
+        )
         self._batches = _BatchCollector()
         self.registry.register(self._batches)
 
@@ -90,6 +99,10 @@ class ApiMetrics:
     def watch_batches(self, stats: BatchStats | None) -> None:
         """Publish the group-commit counters of the store's writer (None: none to publish)."""
         self._batches.stats = stats
+
+    def watch_streams(self, slots: StreamSlots) -> None:
+        """Publish the number of open streams, read at scrape time."""
+        self.streams_open.set_function(lambda: slots.open_streams)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.access.tokens import ANONYMOUS
 from app.errors import StorageUnavailable
 from app.storage.memory import MemoryEngine
 from tests.api.helpers import (
@@ -157,3 +158,16 @@ def _sample(text: str, name: str) -> float:
         if line.startswith(f"{name} "):
             return float(line.split()[1])
     raise AssertionError(f"{name} is not in /metrics")
+
+
+async def test_metrics_show_the_streams_open_now() -> None:
+    """Streams hold their slot until their response ends; the gauge reads the slots."""
+    async with running_app(make_settings()) as app, client_for(app) as client:
+        streams = app.state.access.streams
+        held = [streams.acquire(ANONYMOUS), streams.acquire(ANONYMOUS)]
+        assert _sample((await client.get("/metrics")).text, "eventstore_streams_open") == 2
+        held[0].release()
+        assert _sample((await client.get("/metrics")).text, "eventstore_streams_open") == 1
+        finished = await client.get("/v1/events/stream", params={"after": 0, "live": "false"})
+        assert finished.status_code == 200
+        assert _sample((await client.get("/metrics")).text, "eventstore_streams_open") == 1
