@@ -265,3 +265,21 @@ async def test_append_rate_per_token() -> None:
 
         await anyio.sleep(0.3)  # 4 a second: one more append is due after 0.25 s
         assert (await client.post("/v1/events", json=body, headers=appender)).status_code == 201
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.template}")
+async def test_a_ticket_opens_the_stream_and_nothing_else(
+    client: httpx.AsyncClient, endpoint: Endpoint
+) -> None:
+    minted = await client.post("/v1/stream-tickets", headers=ADMIN)
+    ticket = minted.json()["ticket"]
+    separator = "&" if "?" in endpoint.path else "?"
+
+    response = await client.request(
+        endpoint.method, f"{endpoint.path}{separator}ticket={ticket}", json=endpoint.json
+    )
+
+    if endpoint.scope is None or endpoint.template == "/v1/events/stream":
+        assert response.status_code == endpoint.success, response.text
+    else:
+        assert response.status_code == 401, response.text
