@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 
 from app.access.control import AccessControl
@@ -72,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings(host=args.host, port=args.port)  # validated like the environment
     except ValidationError as exc:
         raise SystemExit(f"python -m app: invalid configuration: {describe(exc)}") from exc
+    except SettingsError as exc:  # a variable that is not JSON where JSON is expected
+        raise SystemExit(f"python -m app: invalid configuration: {exc}") from exc
     try:
         AccessControl.from_settings(settings)  # the tokens, checked before serving
     except TokenConfigError as exc:

@@ -3,8 +3,8 @@
 A ticket travels in the URL (``/v1/events/stream?ticket=...``), and uvicorn's access log writes
 each request's path with its query string. `install` adds a filter to the ``uvicorn.access``
 logger that replaces the value of every ``ticket`` parameter (however its name is
-percent-encoded) with ``[redacted]`` before any handler sees the line. Bearer tokens travel in
-a header, which no log line of the service or of uvicorn contains.
+percent-encoded, even twice over) with ``[redacted]`` before any handler sees the line. Bearer
+tokens travel in a header, which no log line of the service or of uvicorn contains.
 
 The filter is added to the logger, not to a handler, so it stays in place when uvicorn
 configures its logging (which replaces handlers but keeps filters), whether the service runs as
@@ -20,8 +20,20 @@ from app.api.guard import TICKET_PARAMETER
 
 ACCESS_LOGGER = "uvicorn.access"
 REDACTED = "[redacted]"
+_MAX_DECODINGS = 4
 _PATH_ARGUMENT = 2
 """uvicorn's access line: client, method, path with query string, HTTP version, status."""
+
+
+def _fully_unquoted(name: str) -> str:
+    """A parameter name decoded until nothing changes: a client that encoded it twice is
+    refused, but the ticket it sent is still good and must not reach the log."""
+    for _ in range(_MAX_DECODINGS):
+        decoded = unquote_plus(name)
+        if decoded == name:
+            break
+        name = decoded
+    return name
 
 
 def redact_tickets(path_with_query: str) -> str:
@@ -30,7 +42,7 @@ def redact_tickets(path_with_query: str) -> str:
         return path_with_query
     parts = query.split("&")
     for index, part in enumerate(parts):
-        if unquote_plus(part.partition("=")[0]) == TICKET_PARAMETER:
+        if _fully_unquoted(part.partition("=")[0]) == TICKET_PARAMETER:
             parts[index] = f"{TICKET_PARAMETER}={REDACTED}"
     return f"{path}?{'&'.join(parts)}"
 

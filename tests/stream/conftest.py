@@ -15,21 +15,8 @@ import httpx
 import pytest
 
 from tests.engines import database_url
-from tests.stream.helpers import Serve, client_for
+from tests.stream.helpers import Serve, client_for, service_env
 from tests.support.live_server import live_server
-
-STREAM_DEFAULTS = {
-    "heartbeat_seconds": "15",
-    "stream_max_seconds": "3600",
-    "stream_send_timeout_seconds": "10",
-    "stream_buffer_events": "10000",
-    "stream_batch_size": "500",
-    "cors_origins": "[]",
-    "api_tokens": "{}",
-    "max_streams": "10000",
-    "max_streams_per_token": "1000",
-}
-"""Set explicitly, so that an ``EVENTSTORE_*`` variable in the environment cannot change them."""
 
 
 @pytest.fixture
@@ -45,20 +32,12 @@ async def database(engine_name: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def serve(database: str) -> Iterator[Serve]:
-    """Starts servers on ``database`` (each ``EVENTSTORE_<NAME>`` from keyword arguments);
-    stops them after the test."""
+    """Starts servers on ``database`` (`STREAM_DEFAULTS`, then each ``EVENTSTORE_<NAME>`` from
+    keyword arguments); stops them after the test."""
     with ExitStack() as servers:
 
         def start(**settings: str) -> str:
-            env = {
-                "EVENTSTORE_DATABASE_URL": database,
-                "EVENTSTORE_LOG_LEVEL": "warning",
-                **{
-                    f"EVENTSTORE_{name.upper()}": value
-                    for name, value in (STREAM_DEFAULTS | settings).items()
-                },
-            }
-            url: str = servers.enter_context(live_server(env))
+            url: str = servers.enter_context(live_server(service_env(database, **settings)))
             return url
 
         yield start

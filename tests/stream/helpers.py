@@ -15,6 +15,33 @@ from tests.stream.sse import WAIT, Message, positions
 ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 """For ``@pytest.mark.parametrize("engine_name", ENGINES)``; without it a test runs on SQLite."""
 
+STREAM_DEFAULTS = {
+    "heartbeat_seconds": "15",
+    "stream_max_seconds": "3600",
+    "stream_send_timeout_seconds": "10",
+    "stream_buffer_events": "10000",
+    "stream_batch_size": "500",
+    "cors_origins": "[]",
+    "api_tokens": "{}",
+    "max_streams": "10000",
+    "max_streams_per_token": "1000",
+}
+"""Set explicitly, so that an ``EVENTSTORE_*`` variable in the environment cannot change them."""
+
+
+def service_env(database: str, **settings: str) -> dict[str, str]:
+    """The environment of a server on ``database``: `STREAM_DEFAULTS`, then ``settings`` (each
+    ``EVENTSTORE_<NAME>``)."""
+    return {
+        "EVENTSTORE_DATABASE_URL": database,
+        "EVENTSTORE_LOG_LEVEL": "warning",
+        **{
+            f"EVENTSTORE_{name.upper()}": value
+            for name, value in (STREAM_DEFAULTS | settings).items()
+        },
+    }
+
+
 Serve = Callable[..., str]
 """The ``serve`` fixture: ``serve(heartbeat_seconds="0.2", ...)`` starts a server with these
 settings and returns its URL."""
