@@ -13,9 +13,6 @@ token-carrying requests, over ASGI.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from tests.api.helpers import api_client, assert_problem, event, make_settings
-from tests.support.live_server import HOST, REPO, free_port
+from tests.support.live_server import refused_start
 
 pytestmark = pytest.mark.anyio
 
@@ -168,28 +165,8 @@ def test_exact_origins_are_accepted(origin: str) -> None:
     assert Settings(cors_origins=[origin]).cors_origins == [origin]
 
 
-def run_app_with_origins(origins: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m app`` with ``EVENTSTORE_CORS_ORIGINS``; it must exit at once (a server that
-    starts instead runs until the timeout, which fails the test)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("EVENTSTORE_")}
-    env |= {
-        "EVENTSTORE_DATABASE_URL": "memory://",
-        "EVENTSTORE_CORS_ORIGINS": json.dumps(origins),
-        "PYTHONPATH": str(REPO),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "app", "--host", HOST, "--port", str(free_port())],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
 def test_the_service_refuses_to_start_with_any_origin(tmp_path: Path) -> None:
-    result = run_app_with_origins(["*"], tmp_path)
+    result = refused_start({"EVENTSTORE_CORS_ORIGINS": json.dumps(["*"])}, cwd=tmp_path)
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,37 +81,45 @@ def guarded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def submodule(package: Any, name: str) -> ModuleType:
-    return importlib.import_module(f"{PACKAGE}.{name}")
+@dataclass(frozen=True)
+class Api:
+    """The parts of the generated package these tests use."""
+
+    models: Any
+    append_events: ModuleType
+    read_events: ModuleType
+
+
+@pytest.fixture(scope="module")
+def api(generated: Any) -> Api:
+    return Api(
+        models=importlib.import_module(f"{PACKAGE}.models"),
+        append_events=importlib.import_module(f"{PACKAGE}.api.events.append_events"),
+        read_events=importlib.import_module(f"{PACKAGE}.api.events.read_events"),
+    )
 
 
 def test_append_conflict_and_read_through_the_generated_client(
-    generated: Any, base_url: str
+    generated: Any, api: Api, base_url: str
 ) -> None:
-    models = submodule(generated, "models")
-    append_events = submodule(generated, "api.events.append_events")
-    read_events = submodule(generated, "api.events.read_events")
     with generated.Client(base_url=base_url, raise_on_unexpected_status=True) as client:
-        check_append_conflict_and_read(client, models, append_events, read_events)
+        check_append_conflict_and_read(client, api)
 
 
-def test_a_token_with_read_and_append_appends_and_reads(generated: Any, guarded_url: str) -> None:
-    models = submodule(generated, "models")
-    append_events = submodule(generated, "api.events.append_events")
-    read_events = submodule(generated, "api.events.read_events")
+def test_a_token_with_read_and_append_appends_and_reads(
+    generated: Any, api: Api, guarded_url: str
+) -> None:
     with generated.AuthenticatedClient(
         base_url=guarded_url, token=WRITER, raise_on_unexpected_status=True
     ) as client:
-        check_append_conflict_and_read(client, models, append_events, read_events)
+        check_append_conflict_and_read(client, api)
 
 
 @pytest.mark.parametrize("token", [None, "not-a-known-token"], ids=["no-token", "unknown-token"])
 def test_without_a_known_token_the_client_gets_401(
-    generated: Any, guarded_url: str, token: str | None
+    generated: Any, api: Api, guarded_url: str, token: str | None
 ) -> None:
-    models = submodule(generated, "models")
-    append_events = submodule(generated, "api.events.append_events")
-    read_events = submodule(generated, "api.events.read_events")
+    models = api.models
     client = (
         generated.Client(base_url=guarded_url, raise_on_unexpected_status=True)
         if token is None
@@ -119,8 +128,8 @@ def test_without_a_known_token_the_client_gets_401(
         )
     )
     with client:
-        appended = append_events.sync_detailed(client=client, body=seat_claim(models))
-        read = read_events.sync_detailed(client=client, body=seat_read(models))
+        appended = api.append_events.sync_detailed(client=client, body=seat_claim(models))
+        read = api.read_events.sync_detailed(client=client, body=seat_read(models))
 
     for response in (appended, read):
         assert response.status_code == 401
@@ -129,15 +138,15 @@ def test_without_a_known_token_the_client_gets_401(
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_read_only_token_reads_but_gets_403_on_append(generated: Any, guarded_url: str) -> None:
-    models = submodule(generated, "models")
-    append_events = submodule(generated, "api.events.append_events")
-    read_events = submodule(generated, "api.events.read_events")
+def test_a_read_only_token_reads_but_gets_403_on_append(
+    generated: Any, api: Api, guarded_url: str
+) -> None:
+    models = api.models
     with generated.AuthenticatedClient(
         base_url=guarded_url, token=READER, raise_on_unexpected_status=True
     ) as client:
-        appended = append_events.sync_detailed(client=client, body=seat_claim(models))
-        read = read_events.sync_detailed(client=client, body=seat_read(models))
+        appended = api.append_events.sync_detailed(client=client, body=seat_claim(models))
+        read = api.read_events.sync_detailed(client=client, body=seat_read(models))
 
     assert appended.status_code == 403
     assert isinstance(appended.parsed, models.Problem)
@@ -157,28 +166,27 @@ def seat_read(models: Any) -> Any:
     return models.ReadRequest(query=query)
 
 
-def check_append_conflict_and_read(
-    client: Any, models: Any, append_events: Any, read_events: Any
-) -> None:
+def check_append_conflict_and_read(client: Any, api: Api) -> None:
+    models = api.models
     query = models.Query(items=[models.QueryItem(types=["SeatClaimed"], tags=["seat:7"])])
 
     claim = models.AppendRequest(
         events=[models.EventInput(type_="SeatClaimed", data={"by": "ann"}, tags=["seat:7"])],
         condition=models.AppendCondition(fail_if_events_match=query, after=None),
     )
-    first = append_events.sync_detailed(client=client, body=claim)
+    first = api.append_events.sync_detailed(client=client, body=claim)
     assert first.status_code == 201
     assert first.parsed.positions == [1]
     assert first.parsed.last_position == 1
 
-    second = append_events.sync_detailed(client=client, body=claim)
+    second = api.append_events.sync_detailed(client=client, body=claim)
     assert second.status_code == 409
     assert isinstance(second.parsed, models.ConflictProblem)
     assert second.parsed.type_ == "/problems/append-condition-failed"
     assert second.parsed.conflicting_position == 1
     assert second.parsed.head == 1
 
-    read = read_events.sync_detailed(client=client, body=models.ReadRequest(query=query))
+    read = api.read_events.sync_detailed(client=client, body=models.ReadRequest(query=query))
     assert read.status_code == 200
     assert read.parsed.marker == 1
     assert read.parsed.head == 1

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 
-from tests.stream.sse import STREAM_PATH, WAIT, SseStream
+from tests.stream.sse import STREAM_PATH, WAIT, SseStream, stream_attempt
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TICKETS_PATH = "/v1/stream-tickets"
@@ -29,29 +29,6 @@ async def mint_ticket(client: httpx.AsyncClient, token: str) -> str:
     assert response.headers["cache-control"] == "no-store"
     ticket: str = response.json()["ticket"]
     return ticket
-
-
-@asynccontextmanager
-async def stream_attempt(
-    client: httpx.AsyncClient,
-    params: Params | None = None,
-    headers: Mapping[str, str] | None = None,
-    *,
-    url: str = STREAM_PATH,
-    timeout: float = WAIT,
-) -> AsyncIterator[httpx.Response]:
-    """``GET url`` (the stream, by default), accepted or not: a refusal's body is read, an
-    accepted stream's is left to the caller. The connection is closed on exit."""
-    with anyio.fail_after(timeout):
-        opened = client.stream("GET", url, params=params, headers=headers)
-        response = await opened.__aenter__()
-    try:
-        if response.status_code != 200:
-            await response.aread()
-        yield response
-    finally:
-        with anyio.fail_after(timeout):
-            await opened.__aexit__(None, None, None)
 
 
 async def refused_stream(

@@ -167,6 +167,29 @@ def positions(messages: list[Message]) -> list[int]:
 
 
 @asynccontextmanager
+async def stream_attempt(
+    client: httpx.AsyncClient,
+    params: Mapping[str, str | int | list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    url: str = STREAM_PATH,
+    timeout: float = WAIT,
+) -> AsyncIterator[httpx.Response]:
+    """``GET url`` (the stream, by default), accepted or not: a refusal's body is read, an
+    accepted stream's is left to the caller. The connection is closed on exit."""
+    with anyio.fail_after(timeout):
+        opened = client.stream("GET", url, params=params, headers=headers)
+        response = await opened.__aenter__()
+    try:
+        if response.status_code != 200:
+            await response.aread()
+        yield response
+    finally:
+        with anyio.fail_after(timeout):
+            await opened.__aexit__(None, None, None)
+
+
+@asynccontextmanager
 async def open_stream(
     client: httpx.AsyncClient,
     params: Mapping[str, str | int | list[str]] | None = None,
@@ -174,17 +197,9 @@ async def open_stream(
     timeout: float = WAIT,
 ) -> AsyncIterator[SseStream]:
     """``GET /v1/events/stream``, expecting a 200 event stream."""
-    with anyio.fail_after(timeout):
-        opened = client.stream("GET", STREAM_PATH, params=params, headers=headers)
-        response = await opened.__aenter__()
-    try:
-        if response.status_code != 200:
-            await response.aread()
+    async with stream_attempt(client, params, headers, timeout=timeout) as response:
         assert response.status_code == 200, response.text
         yield SseStream(response)
-    finally:
-        with anyio.fail_after(timeout):
-            await opened.__aexit__(None, None, None)
 
 
 @asynccontextmanager

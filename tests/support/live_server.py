@@ -118,6 +118,24 @@ def service_process(
                 process.wait()
 
 
+def refused_start(
+    env: Mapping[str, str], *, cwd: Path = REPO, seconds: float = 30.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m app`` on a free port and the in-memory store, with ``env`` and none of
+    this environment's ``EVENTSTORE_*``, expecting it to refuse its configuration and exit; one
+    that serves instead runs into the timeout, which fails the caller."""
+    base = {name: value for name, value in os.environ.items() if not name.startswith("EVENTSTORE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--host", HOST, "--port", str(free_port())],
+        cwd=cwd,
+        env={**base, "EVENTSTORE_DATABASE_URL": "memory://", "PYTHONPATH": str(REPO), **env},
+        capture_output=True,
+        text=True,
+        timeout=seconds,
+        check=False,
+    )
+
+
 @contextmanager
 def live_server(env: Mapping[str, str], *, startup_seconds: float = 20.0) -> Iterator[str]:
     """Run `python -m app` with ``env`` added to the environment; yield its base URL."""
