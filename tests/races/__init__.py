@@ -1,0 +1,1 @@
+"""Races: many clients deciding at once, against real service processes and the storage engine."""
