@@ -6,6 +6,13 @@ Deliberate choices:
   orchestrator does not restart a healthy process during a database outage.
 - ``/readyz`` pings the database (`engine.ping`): 200, or the 503 problem of
   `StorageUnavailable`.
+- ``/readyz`` reads; it does not take the write lock. While another process holds a SQLite
+  file's write lock (a backup, the ``sqlite3`` shell), reads, streams and ``/readyz`` answer and
+  appends are 503 with ``Retry-After`` (tests/faults/test_database_faults.py). Taking the lock in
+  the probe would queue it on the one writer thread behind real appends (a probe stuck for the
+  busy timeout under load, appends delayed by probes), and a "not ready" instance stops
+  receiving reads that it can serve; with one process per SQLite file there is no other replica
+  to send the writes to anyway. The 503 of each refused append is the signal.
 - All four are in the OpenAPI document (tag ``operations``), with clean operation ids.
 """
 
