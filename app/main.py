@@ -40,6 +40,7 @@ from app.api.encoding import event_json
 from app.api.guard import document_security
 from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.problems import install_problem_handlers, use_problem_media_type
+from app.api.request_limits import Limits
 from app.api.routes import events, ops, snapshots, stream, tickets
 from app.config import Settings
 from app.storage.factory import build_engine
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     metrics = ApiMetrics()
     app.state.settings = settings
+    app.state.limits = Limits.of(settings)
     app.state.metrics = metrics
 
     access_log.install()

@@ -18,7 +18,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import PayloadTooLarge, problem_for
+from app.api.problems import problem_for
+from app.api.request_limits import PayloadTooLarge
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -7,6 +7,9 @@ Deliberate choices:
   accepts them, and they would come back as ``null``), lone surrogate escapes such as
   ``"\\ud800"`` (not encodable as UTF-8), invalid UTF-8, nesting deeper than 1024. Any of these is
   a 422 validation problem, like other malformed JSON.
+- A body nesting deeper than ``MAX_DEPTH`` (254) levels is refused too: orjson reads 1024 levels
+  but writes at most 254, and a payload the store could not write back was a 500. Only a body
+  holding more than ``MAX_DEPTH`` brackets is checked (by writing it once, in C).
 - orjson reads integers beyond 64 bits as floats, silently rounding them. A body holding a run
   of 19 or more digits is therefore parsed once more with the standard library, which keeps
   integers exact (the text has already been proven strict JSON by orjson, so both parsers agree
@@ -30,12 +33,27 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from app.api.request_limits import limits_scope
+
 _LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+MAX_DEPTH = 254
+"""The deepest nesting orjson writes (`app.domain.dump_json` stores payloads with it)."""
+
+
+def _refuse_deep_nesting(body: bytes, value: Any) -> None:
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as error:
+        if "recursion" in str(error).lower():
+            raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", "", 0) from None
 
 
 def loads_strict(body: bytes) -> Any:
     """Parse one JSON document; raise `json.JSONDecodeError` unless it is strict JSON."""
     value = orjson.loads(body)  # orjson.JSONDecodeError is a json.JSONDecodeError
+    _refuse_deep_nesting(body, value)
     if _LONG_DIGIT_RUN.search(body):
         value = json.loads(body)
     return value
@@ -83,6 +101,7 @@ class StrictJsonRoute(APIRoute):
                             }
                         ]
                     )
-            return await handler(strict)
+            with limits_scope(request.app.state.limits):
+                return await handler(strict)
 
         return strict_handler

@@ -20,8 +20,8 @@ Deliberate choices:
 - `StorageUnavailable` is a 503 with ``Retry-After: 1``: the database was locked or unreachable
   for a moment; a retry soon is the right reaction. The driver's message is logged, not sent:
   it may name hosts and users.
-- Request bodies over the limits raise `PayloadTooLarge`, a Starlette `HTTPException` so that
-  FastAPI lets it through its body reading untouched.
+- Request bodies over the limits raise `PayloadTooLarge` (`app.api.request_limits`), a Starlette
+  `HTTPException` so that FastAPI lets it through its body reading untouched.
 """
 
 from __future__ import annotations
@@ -65,13 +65,6 @@ REALM = "eventstore"
 RETRY_AFTER_SECONDS = 1
 
 _TYPED_STATUSES = {404: (NOT_FOUND, "Not found"), 413: (PAYLOAD_TOO_LARGE, "Payload too large")}
-
-
-class PayloadTooLarge(HTTPException):
-    """The request is over a configured size limit (body bytes, events per append)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(413, detail)
 
 
 def problem_response(

@@ -2,6 +2,12 @@
 
 Deliberate choices:
 
+- Numbers and booleans of a JSON body are JSON's: ``false`` or ``"3"`` is not a position and
+  ``0`` is not ``false`` (pydantic's lax mode takes all three, against the documented schema); an
+  integral number such as ``3.0`` is the integer JSON Schema says it is. Query parameters arrive
+  as text and are converted, so their models stay lax.
+- ``type``, tags and snapshot names are documented with the pattern ``^[^\u0000]*$`` (no NUL),
+  so that the document says what the validators enforce.
 - Every request model forbids unknown fields (422). A typo such as ``"conditon"`` or ``"tag"`` for
   ``"tags"`` must never silently drop a condition or widen a query. The query parameters of
   ``GET /v1/events`` are a model too, for the same reason.
@@ -29,17 +35,27 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeInt,
     PositiveInt,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from app import domain
+from app.api.request_limits import (
+    Limits,
+    at_most,
+    events_at_most,
+    items_message,
+    values_message,
+)
 from app.domain import dump_json
 
 
@@ -49,14 +65,48 @@ def _refuse_nul(value: str) -> str:
     return value
 
 
+_NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
 EventTypeName = Annotated[
-    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul)
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
 ]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_refuse_nul)]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_refuse_nul), _NO_NUL
+]
 SnapshotNamePart = Annotated[
-    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul)
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
 ]
 JsonObject = dict[str, Any]
+
+
+def _max_items(limits: Limits) -> int:
+    return limits.max_items
+
+
+def _max_values(limits: Limits) -> int:
+    return limits.max_values
+
+
+QueryTypes = Annotated[list[EventTypeName], at_most(_max_values, values_message)]
+QueryTags = Annotated[list[Tag], at_most(_max_values, values_message)]
+"""The types and the tags of a query item: more than ``max_values_per_item`` is refused before
+the values are validated (`app.api.request_limits`)."""
+
+
+def _json_integer(value: Any) -> Any:
+    """Refuse what JSON Schema does not call an integer (booleans, strings, 1.5) before
+    pydantic's lax int conversion, which would take them."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not value.is_integer())
+    ):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+BodyPosition = Annotated[NonNegativeInt, BeforeValidator(_json_integer)]
+"""A position in a JSON body: an integer >= 0."""
+BodyCount = Annotated[PositiveInt, BeforeValidator(_json_integer)]
 
 
 class RequestModel(BaseModel):
@@ -83,10 +133,18 @@ class EventInput(RequestModel):
 
 
 class QueryItem(RequestModel):
-    types: list[EventTypeName] = Field(
+    model_config = ConfigDict(
+        # Types or tags, said as "not (no types and no tags)": a model-level anyOf would make
+        # generated clients turn QueryItem into a union.
+        json_schema_extra={
+            "not": {"properties": {"types": {"maxItems": 0}, "tags": {"maxItems": 0}}}
+        }
+    )
+
+    types: QueryTypes = Field(
         default_factory=list, description="The event's type is one of these (any when empty)."
     )
-    tags: list[Tag] = Field(
+    tags: QueryTags = Field(
         default_factory=list, description="The event carries every one of these tags."
     )
 
@@ -100,7 +158,7 @@ class QueryItem(RequestModel):
 
 
 class Query(RequestModel):
-    items: list[QueryItem] = Field(
+    items: Annotated[list[QueryItem], at_most(_max_items, items_message)] = Field(
         default_factory=list,
         description="An event matches when it matches any item; no items match every event.",
     )
@@ -108,7 +166,7 @@ class Query(RequestModel):
 
 class AppendCondition(RequestModel):
     fail_if_events_match: Query
-    after: NonNegativeInt | None = Field(
+    after: BodyPosition | None = Field(
         None,
         description="Usually the `marker` of the read the decision was based on; null: "
         "fail if any matching event exists.",
@@ -116,7 +174,7 @@ class AppendCondition(RequestModel):
 
 
 class AppendRequest(RequestModel):
-    events: list[EventInput] = Field(min_length=1)
+    events: Annotated[list[EventInput], events_at_most()] = Field(min_length=1)
     condition: AppendCondition | None = None
 
     @field_validator("events")
@@ -142,12 +200,12 @@ class SnapshotRef(RequestModel):
 
 class ReadRequest(RequestModel):
     query: Query | None = Field(None, description="Null or absent: every event.")
-    after: NonNegativeInt = 0
-    before: PositiveInt | None = None
-    limit: PositiveInt | None = Field(
+    after: BodyPosition = 0
+    before: BodyCount | None = None
+    limit: BodyCount | None = Field(
         None, description="Null or absent, or above the server's maximum: the maximum."
     )
-    backwards: bool = False
+    backwards: StrictBool = False
     snapshot: SnapshotRef | None = Field(
         None, description="Load this snapshot and read only the events after its position."
     )
@@ -156,8 +214,8 @@ class ReadRequest(RequestModel):
 class ListEventsParams(RequestModel):
     """Query parameters of ``GET /v1/events``: the ``type``s and ``tag``s form one query item."""
 
-    types: list[EventTypeName] = Field(default_factory=list, alias="type")
-    tags: list[Tag] = Field(default_factory=list, alias="tag")
+    types: QueryTypes = Field(default_factory=list, alias="type")
+    tags: QueryTags = Field(default_factory=list, alias="tag")
     after: NonNegativeInt = 0
     before: PositiveInt | None = None
     limit: PositiveInt | None = None
@@ -167,8 +225,8 @@ class ListEventsParams(RequestModel):
 class StreamParams(RequestModel):
     """Query parameters of ``GET /v1/events/stream``."""
 
-    types: list[EventTypeName] = Field(default_factory=list, alias="type")
-    tags: list[Tag] = Field(default_factory=list, alias="tag")
+    types: QueryTypes = Field(default_factory=list, alias="type")
+    tags: QueryTags = Field(default_factory=list, alias="tag")
     query: str | None = Field(None, description="A JSON-encoded Query; not with type/tag.")
     after: NonNegativeInt | None = Field(
         None, description="Start after this position; default: the current head."
@@ -182,7 +240,7 @@ class StreamParams(RequestModel):
 
 
 class SnapshotPut(RequestModel):
-    position: NonNegativeInt = Field(description="The state is folded up to this position.")
+    position: BodyPosition = Field(description="The state is folded up to this position.")
     state: Any = Field(description="Any JSON value.")
     metadata: JsonObject = Field(default_factory=dict)
 
@@ -273,7 +331,7 @@ def _invalid(loc: Sequence[str | int], msg: str, error_type: str) -> RequestVali
 
 def _limited(values: Sequence[str], limit: int, loc: Sequence[str | int]) -> tuple[str, ...]:
     if len(values) > limit:
-        raise _invalid(loc, f"at most {limit} values per query item", "too_long")
+        raise _invalid(loc, values_message(limit), "too_long")
     return tuple(values)
 
 
@@ -299,7 +357,7 @@ def to_query(
     if query is None:
         return domain.MATCH_ALL
     if len(query.items) > max_items:
-        raise _invalid((*loc, "items"), f"at most {max_items} items per query", "too_long")
+        raise _invalid((*loc, "items"), items_message(max_items), "too_long")
     return domain.Query(
         items=tuple(
             to_query_item(item.types, item.tags, max_values=max_values, loc=(*loc, "items", i))

@@ -31,7 +31,7 @@ from app.api import schemas
 from app.api.deps import metrics_of, settings_of, store_of
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.guard import GuardedRoute, needs
-from app.api.problems import PayloadTooLarge, problem_responses
+from app.api.problems import problem_responses
 from app.config import Settings
 from app.domain import Query as DomainQuery
 from app.domain import ReadResult
@@ -94,11 +94,6 @@ CAUSATION_HEADER = "X-Causation-ID"
 async def append_events(body: schemas.AppendRequest, request: Request) -> Response:
     """Store the events atomically, in order, at consecutive positions, or none of them."""
     store, settings, metrics = store_of(request), settings_of(request), metrics_of(request)
-    if len(body.events) > settings.max_events_per_append:
-        raise PayloadTooLarge(
-            f"{len(body.events)} events in one append; the limit is "
-            f"{settings.max_events_per_append}"
-        )
     events = [
         schemas.to_event_input(
             event,

@@ -1,0 +1,730 @@
+"""The hostile-input catalogue: what a careless or malicious client may send, and the answer.
+
+Each case must get a clear answer (a 4xx problem, or a correct 2xx), never a 500, and quickly:
+``FAST`` seconds per request bounds the "no slow path" property (it is no benchmark). Cases that
+tests/api/test_limits.py, tests/api/test_validation.py and tests/stream/test_parameters.py
+already assert identically are not repeated here.
+
+Body size (``EVENTSTORE_MAX_BODY_BYTES``, counted on the bytes received), over a real server:
+
+- a declared ``Content-Length`` over the limit is a 413 before the client sends a byte of body;
+- a chunked body without a length that grows over the limit is a 413, on every endpoint that
+  takes a body;
+- a ``Content-Length`` that lies low: the server reads only the declared bytes and stores
+  nothing; the answer is a 4xx (the 422 of the truncated JSON, or uvicorn's own 400 when it
+  parses the surplus as the next request and refuses it), never a 201;
+- over ASGI, a ``Content-Length`` that lies low while the server hands the app more bytes
+  than that is still counted on what is received: 413.
+
+Shapes:
+
+- 100 000 levels of ``[`` (or ``{"a":``), in an append, a read and a stream's ``query``: 422;
+- nesting the store cannot write back (255 to 1024 levels: orjson reads them but writes 254)
+  is a 422, not a 500; 250 levels are stored and returned unchanged;
+- 10^5 query items, 10^5 tags in one item, 10^5 events, 8000 ``type`` parameters: 422 (413 for
+  the events) within the size limits.
+
+Strings:
+
+- tags and types with ``%``, ``_``, ``\\``, quotes, unicode (case, composed and decomposed
+  forms), trailing spaces: exact-match semantics on every engine (memory, SQLite, PostgreSQL),
+  in queries, in ``GET /v1/events`` and in append conditions; ``a%`` does not match ``ab``,
+  ``a_c`` does not match ``abc``;
+- NUL in a type or tag anywhere a query takes one (query body, condition, query parameters,
+  stream parameters, snapshot names) is a 422 on every engine; NUL inside ``data``/``metadata``
+  strings and keys is stored and returned unchanged (PostgreSQL text cannot hold NUL: the JSON
+  escape keeps it);
+- invalid UTF-8 in a read or snapshot body: 422; invalid UTF-8 in a query string or path:
+  a 4xx or a 2xx, never a 500;
+- lone surrogate escapes in type, tag, metadata key, query or snapshot state: 422; a valid
+  escaped surrogate pair is stored as the character it encodes.
+
+Positions: ``after``/``before``/``limit``/``condition.after``/snapshot ``position``/the
+stream's ``after`` and ``Last-Event-ID`` at -1, 0, 2^63-1, 2^63, 10^30 and as ``true``, ``"3"``
+and ``1.5``: a 422 where the value is invalid, a correct answer otherwise, on every engine.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+import pytest
+from starlette.types import Message, Scope
+
+from tests.api.helpers import (
+    api_client,
+    append,
+    append_ok,
+    assert_problem,
+    event,
+    make_settings,
+    running_app,
+)
+from tests.engines import ENGINE_PARAMS, database_url
+from tests.support.live_server import HOST, live_server
+
+pytestmark = pytest.mark.anyio
+
+FAST = 1.0
+"""Seconds: a generous bound on one answer, for "no slow path", not a benchmark."""
+LIMIT = 4096
+VALIDATION = "/problems/validation"
+TOO_LARGE = "/problems/payload-too-large"
+JSON = {"content-type": "application/json"}
+
+
+async def timed(request: Any, bound: float = FAST) -> httpx.Response:
+    """Await the request; fail if it took ``bound`` seconds or more."""
+    started = time.perf_counter()
+    response: httpx.Response = await request
+    elapsed = time.perf_counter() - started
+    assert elapsed < bound, f"{elapsed:.2f}s for {response.request.method} {response.request.url}"
+    return response
+
+
+def assert_answered_cleanly(response: httpx.Response) -> None:
+    """A 2xx, or a 4xx problem: never a 5xx."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json", response.text
+
+
+@pytest.fixture(params=ENGINE_PARAMS)
+async def engine_client(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    url = await database_url(request.param, tmp_path)
+    async with api_client(make_settings(database_url=url)) as client:
+        yield client
+
+
+# --- body size, over a real server --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_port() -> Iterator[int]:
+    env = {"EVENTSTORE_DATABASE_URL": "memory://", "EVENTSTORE_MAX_BODY_BYTES": str(LIMIT)}
+    with live_server(env) as url:
+        yield int(url.rsplit(":", 1)[1])
+
+
+def raw_exchange(port: int, head: bytes, parts: list[bytes], *, seconds: float = 5.0) -> bytes:
+    """Send ``head`` then each part (stopping quietly once the server closes), read until the
+    server closes or ``seconds`` pass; return every byte the server sent."""
+    received = b""
+    with socket.create_connection((HOST, port), timeout=seconds) as connection:
+        connection.sendall(head)
+        for part in parts:
+            try:
+                connection.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                chunk = connection.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            received += chunk
+            if _complete(received):
+                break
+    return received
+
+
+def _complete(data: bytes) -> bool:
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def status_and_body(data: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    parsed: dict[str, Any] = orjson.loads(body) if body else {}
+    return status, parsed
+
+
+def request_head(method: str, path: str, *headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Content-Type: application/json"]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
+
+
+BODY_ENDPOINTS = [
+    pytest.param("POST", "/v1/events", id="append"),
+    pytest.param("POST", "/v1/events/query", id="query"),
+    pytest.param("PUT", "/v1/snapshots/s/k", id="snapshot"),
+]
+
+
+def server_head(port: int) -> int:
+    value: int = httpx.get(f"http://{HOST}:{port}/v1/head").json()["head"]
+    return value
+
+
+def test_declared_length_over_the_limit_is_413_before_any_body_is_sent(server_port: int) -> None:
+    started = time.perf_counter()
+    data = raw_exchange(
+        server_port, request_head("POST", "/v1/events", f"Content-Length: {LIMIT + 1}"), []
+    )
+
+    status, body = status_and_body(data)
+    assert status == 413
+    assert body["type"] == TOO_LARGE
+    assert time.perf_counter() - started < FAST
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
+def test_chunked_body_growing_over_the_limit_is_413(
+    server_port: int, method: str, path: str
+) -> None:
+    chunk = b"[" + b" " * 1000
+    parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(LIMIT // len(chunk) + 2)]
+    parts.append(b"0\r\n\r\n")
+
+    data = raw_exchange(
+        server_port, request_head(method, path, "Transfer-Encoding: chunked"), parts
+    )
+
+    status, body = status_and_body(data)
+    assert status == 413
+    assert body["type"] == TOO_LARGE
+    assert server_head(server_port) == 0
+
+
+def test_content_length_lying_low_reads_only_the_declared_bytes(server_port: int) -> None:
+    real = orjson.dumps({"events": [{"type": "A", "data": "x" * (LIMIT * 2)}]})
+
+    data = raw_exchange(
+        server_port, request_head("POST", "/v1/events", "Content-Length: 20"), [real]
+    )
+
+    status = int(data.split(b" ", 2)[1])
+    assert status in (400, 422), data[:300]
+    assert b" 201 " not in data
+    assert server_head(server_port) == 0
+
+
+async def test_content_length_lying_low_is_counted_on_the_bytes_received() -> None:
+    """Raw ASGI: a server that hands the app more than the declared length (the middleware
+    cannot trust the header) still gets a 413 once the bytes received pass the limit."""
+    chunk = b" " * 1024
+    messages = [{"type": "http.request", "body": chunk, "more_body": True}] * (LIMIT // 1024 + 2)
+    pending: list[Message] = [*messages, {"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/events",
+        "raw_path": b"/v1/events",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"eventstore.test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"10"),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("eventstore.test", 80),
+    }
+    async with running_app(make_settings(max_body_bytes=LIMIT)) as app:
+        with anyio.fail_after(5):
+            await app(scope, receive, send)
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 413
+    assert orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))["type"] == TOO_LARGE
+
+
+# --- nesting and huge lists -----------------------------------------------------------------------
+
+
+DEEP = 100_000
+URL_DEEP = 20_000
+"""As deep as a URL gets: httpx refuses URLs over 64 KiB (``[`` is three bytes there)."""
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param(
+            "/v1/events", b'{"events": [{"type": "A", "data": ' + b"[" * DEEP, id="append"
+        ),
+        pytest.param(
+            "/v1/events", b'{"events": [{"type": "A", "data": ' + b'{"a":' * DEEP, id="objects"
+        ),
+        pytest.param("/v1/events/query", b'{"query": ' + b"[" * DEEP, id="query"),
+        pytest.param("/v1/snapshots/s/k", b'{"position": 0, "state": ' + b"[" * DEEP, id="state"),
+    ],
+)
+async def test_deeply_nested_json_is_refused_fast(
+    client: httpx.AsyncClient, path: str, body: bytes
+) -> None:
+    method = client.put if path.startswith("/v1/snapshots") else client.post
+    response = await timed(method(path, content=body, headers=JSON))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+async def test_deeply_nested_stream_query_is_refused_fast(client: httpx.AsyncClient) -> None:
+    with anyio.fail_after(5):
+        response = await timed(
+            client.get("/v1/events/stream", params={"query": "[" * URL_DEEP, "live": "false"})
+        )
+
+    assert_problem(response, 422, VALIDATION)
+
+
+def nested(depth: int) -> Any:
+    value: Any = "core"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [255, 300, 1000])
+async def test_nesting_the_store_cannot_write_back_is_refused(
+    client: httpx.AsyncClient, depth: int
+) -> None:
+    """Was a 500: orjson read up to 1024 levels, but writing a payload of more than 254 levels
+    raised RecursionError."""
+    levels = depth - 3  # the body's own object, list and event object are three levels
+    body = b'{"events": [{"type": "A", "data": ' + b"[" * levels + b"1" + b"]" * levels + b"}]}"
+
+    response = await timed(client.post("/v1/events", content=body, headers=JSON))
+
+    assert_problem(response, 422, VALIDATION)
+    assert (await client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_nesting_within_the_limit_round_trips(engine_client: httpx.AsyncClient) -> None:
+    data = nested(250)
+    await append_ok(engine_client, event("A", data=data))
+
+    stored = (await engine_client.post("/v1/events/query", json={})).json()["events"]
+
+    assert stored[0]["data"] == data
+
+
+async def test_huge_lists_are_refused_fast(client: httpx.AsyncClient) -> None:
+    """10^5 elements, each body well under 4 MiB: refused by their count before any element is
+    validated (`app.api.request_limits`; validating them first took 0.7-3 s)."""
+    many = 100_000
+    bodies: list[tuple[str, dict[str, Any], int, str]] = [
+        ("/v1/events/query", {"query": {"items": [{"types": ["A"]}] * many}}, 422, VALIDATION),
+        ("/v1/events/query", {"query": {"items": [{"tags": ["t"] * many}]}}, 422, VALIDATION),
+        (
+            "/v1/events",
+            {
+                "events": [event("A")],
+                "condition": {"fail_if_events_match": {"items": [{"types": ["A"]}] * many}},
+            },
+            422,
+            VALIDATION,
+        ),
+        ("/v1/events", {"events": [event("A")] * many}, 413, TOO_LARGE),
+    ]
+    for path, body, status, problem_type in bodies:
+        content = orjson.dumps(body)
+        assert len(content) < 4 * 1024 * 1024
+        response = await timed(client.post(path, content=content, headers=JSON))
+        assert_problem(response, status, problem_type)
+    assert (await client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_many_tags_in_one_item_are_refused_fast(client: httpx.AsyncClient) -> None:
+    content = orjson.dumps({"query": {"items": [{"tags": ["t"] * 100_000}]}})
+
+    response = await timed(client.post("/v1/events/query", content=content, headers=JSON))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/events/stream"])
+async def test_thousands_of_query_parameters_are_refused_fast(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    query = "&".join(["type=A"] * 8_000 + ["live=false"] * (path.endswith("stream")))
+    with anyio.fail_after(5):
+        response = await timed(client.get(f"{path}?{query}"))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+# --- strings: exact matching, NUL, UTF-8, surrogates ----------------------------------------------
+
+
+TRICKY_TAGS = [
+    "a%",
+    "ab",
+    "a_c",
+    "abc",
+    "a\\c",
+    "a\\\\c",
+    "a'c",
+    'a"c',
+    "a%c",
+    "%",
+    "_",
+    "*",
+    "a ",
+    "a",
+    "A",
+    "ä",
+    "Ä",
+    unicodedata.normalize("NFC", "é"),
+    unicodedata.normalize("NFD", "é"),
+    "ß",
+    "ss",
+    "😀",
+    "[a-c]",
+    "a.c",
+]
+
+
+async def positions_for(client: httpx.AsyncClient, **item: list[str]) -> list[int]:
+    response = await client.post("/v1/events/query", json={"query": {"items": [item]}})
+    assert response.status_code == 200, response.text
+    return [stored["position"] for stored in response.json()["events"]]
+
+
+async def test_tags_and_types_match_exactly(engine_client: httpx.AsyncClient) -> None:
+    """Each tag is carried by one event and each type names one event: a lookup finds exactly
+    that one, whatever LIKE, regex, collation or normalisation would make of it."""
+    positions = await append_ok(engine_client, *(event(tag, tag) for tag in TRICKY_TAGS))
+    expected = dict(zip(TRICKY_TAGS, positions, strict=True))
+
+    for tag in TRICKY_TAGS:
+        assert await positions_for(engine_client, tags=[tag]) == [expected[tag]], tag
+        assert await positions_for(engine_client, types=[tag]) == [expected[tag]], tag
+        listed = await engine_client.get("/v1/events", params={"tag": tag})
+        assert [e["position"] for e in listed.json()["events"]] == [expected[tag]], tag
+    for absent in ["a%%", "a_", "abc%", "%c", "a\\_c", "A%", "E"]:
+        assert await positions_for(engine_client, tags=[absent]) == [], absent
+
+
+async def test_append_conditions_match_tags_exactly(engine_client: httpx.AsyncClient) -> None:
+    await append_ok(engine_client, event("A", "ab"), event("A", "abc"))
+
+    for tag in ["a%", "a_c", "a_", "%"]:
+        condition = {"fail_if_events_match": {"items": [{"tags": [tag]}]}, "after": 0}
+        response = await append(engine_client, event("B", tag), condition=condition)
+        assert response.status_code == 201, (tag, response.text)
+    condition = {"fail_if_events_match": {"items": [{"tags": ["a%"]}]}, "after": 0}
+    assert_problem(
+        await append(engine_client, event("B"), condition=condition),
+        409,
+        "/problems/append-condition-failed",
+    )
+
+
+NUL_REQUESTS = [
+    pytest.param(
+        "POST", "/v1/events/query", {"query": {"items": [{"types": ["A\x00"]}]}}, id="q-type"
+    ),
+    pytest.param(
+        "POST", "/v1/events/query", {"query": {"items": [{"tags": ["\x00"]}]}}, id="q-tag"
+    ),
+    pytest.param(
+        "POST",
+        "/v1/events",
+        {
+            "events": [{"type": "A"}],
+            "condition": {"fail_if_events_match": {"items": [{"tags": ["k\x00"]}]}},
+        },
+        id="condition-tag",
+    ),
+    pytest.param(
+        "POST", "/v1/events/query", {"snapshot": {"name": "s\x00", "key": "k"}}, id="q-snapshot"
+    ),
+    pytest.param("GET", "/v1/events?type=A%00", None, id="list-type"),
+    pytest.param("GET", "/v1/events?tag=%00", None, id="list-tag"),
+    pytest.param("GET", "/v1/events/stream?tag=k%00&live=false", None, id="stream-tag"),
+    pytest.param("GET", "/v1/events/stream?type=%00&live=false", None, id="stream-type"),
+    pytest.param("GET", "/v1/snapshots/s%00/k", None, id="snapshot-name"),
+    pytest.param("PUT", "/v1/snapshots/s/k%00", {"position": 0, "state": 1}, id="snapshot-key"),
+    pytest.param("DELETE", "/v1/snapshots/s%00/k", None, id="snapshot-delete"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_REQUESTS)
+async def test_nul_in_a_name_is_refused_everywhere(
+    engine_client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    content = orjson.dumps(body) if body is not None else None
+    with anyio.fail_after(5):
+        response = await timed(
+            engine_client.request(method, path, content=content, headers=JSON if body else {})
+        )
+
+    assert_problem(response, 422, VALIDATION)
+    assert (await engine_client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_nul_inside_payloads_is_kept(engine_client: httpx.AsyncClient) -> None:
+    data = {"k\x00": "v\x00", "list": ["\x00"]}
+    metadata = {"m\x00": "\x00"}
+    await append_ok(engine_client, event("A", data=data, metadata=metadata))
+    put = await engine_client.put("/v1/snapshots/s/k", json={"position": 1, "state": data})
+    assert put.status_code == 200, put.text
+
+    stored = (await engine_client.post("/v1/events/query", json={})).json()["events"][0]
+    snapshot = (await engine_client.get("/v1/snapshots/s/k")).json()
+
+    assert stored["data"] == data
+    assert stored["metadata"] == metadata
+    assert snapshot["state"] == data
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/events/query"), ("PUT", "/v1/snapshots/s/k"), ("POST", "/v1/events")],
+)
+async def test_invalid_utf8_in_a_body_is_refused(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    content = (
+        b'{"query": null, "position": 0, "state": "\xc3\x28", "events": [{"type": "\xed\xa0\x80"}]}'
+    )
+
+    response = await timed(client.request(method, path, content=content, headers=JSON))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/events?tag=%FF%FE",
+        "/v1/events?type=%ED%A0%80",
+        "/v1/events?tag=%C3%28",
+        "/v1/snapshots/%FF/k",
+        "/v1/snapshots/s/%ED%A0%80",
+        "/v1/events/stream?tag=%FF&live=false",
+        "/v1/events/%FF",
+    ],
+)
+async def test_invalid_utf8_in_the_url_is_never_a_server_error(
+    engine_client: httpx.AsyncClient, path: str
+) -> None:
+    with anyio.fail_after(5):
+        response = await timed(engine_client.get(path))
+
+    assert_answered_cleanly(response)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/v1/events", b'{"events": [{"type": "\\udc00"}]}', id="type"),
+        pytest.param("/v1/events", b'{"events": [{"type": "A", "tags": ["\\ud800x"]}]}', id="tag"),
+        pytest.param(
+            "/v1/events", b'{"events": [{"type": "A", "metadata": {"\\ud800": 1}}]}', id="meta-key"
+        ),
+        pytest.param(
+            "/v1/events", b'{"events": [{"type": "A", "data": "\\ude00\\ud83d"}]}', id="reversed"
+        ),
+        pytest.param(
+            "/v1/events/query", b'{"query": {"items": [{"tags": ["\\udfff"]}]}}', id="query"
+        ),
+        pytest.param(
+            "/v1/snapshots/s/k", b'{"position": 0, "state": "\\ud800"}', id="snapshot-state"
+        ),
+    ],
+)
+async def test_lone_surrogates_are_refused(
+    engine_client: httpx.AsyncClient, path: str, body: bytes
+) -> None:
+    method = engine_client.put if path.startswith("/v1/snapshots") else engine_client.post
+    response = await timed(method(path, content=body, headers=JSON))
+
+    assert_problem(response, 422, VALIDATION)
+    assert (await engine_client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_an_escaped_surrogate_pair_is_the_character(
+    engine_client: httpx.AsyncClient,
+) -> None:
+    pair = b'"\\ud83d\\ude00"'
+    body = b'{"events": [{"type": %s, "tags": [%s], "data": %s}]}' % (pair, pair, pair)
+    assert (await engine_client.post("/v1/events", content=body, headers=JSON)).status_code == 201
+
+    assert await positions_for(engine_client, tags=["😀"]) == [1]
+    stored = (await engine_client.post("/v1/events/query", json={})).json()["events"][0]
+    assert stored["type"] == stored["data"] == "😀"
+
+
+# --- positions ----------------------------------------------------------------------------------
+
+
+BIG = 2**63 - 1
+
+
+@pytest.mark.parametrize("value", [-1, True, "3", 1.5, "x"], ids=repr)
+@pytest.mark.parametrize("field", ["after", "before", "limit"])
+async def test_invalid_positions_in_a_read_body_are_refused(
+    engine_client: httpx.AsyncClient, field: str, value: Any
+) -> None:
+    """``true``, ``"3"`` and ``0`` for ``backwards`` were taken by pydantic's lax mode."""
+    response = await timed(engine_client.post("/v1/events/query", json={field: value}))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize("value", [0, 1, "false"], ids=repr)
+async def test_backwards_must_be_a_boolean(engine_client: httpx.AsyncClient, value: Any) -> None:
+    response = await timed(engine_client.post("/v1/events/query", json={"backwards": value}))
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize("field", ["before", "limit"])
+async def test_zero_before_or_limit_is_refused(
+    engine_client: httpx.AsyncClient, field: str
+) -> None:
+    for response in [
+        await timed(engine_client.post("/v1/events/query", json={field: 0})),
+        await timed(engine_client.get("/v1/events", params={field: "0"})),
+    ]:
+        assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize("value", [BIG, BIG + 1, 10**30], ids=["2^63-1", "2^63", "10^30"])
+async def test_enormous_positions_are_answered_correctly(
+    engine_client: httpx.AsyncClient, value: int
+) -> None:
+    """An enormous ``after`` reads nothing, an enormous ``before`` or ``limit`` everything;
+    all in the body and in the query string, and as an append condition's ``after``."""
+    await append_ok(engine_client, event("A", "t"), event("A", "t"))
+
+    for read in [
+        engine_client.post("/v1/events/query", json={"after": value}),
+        engine_client.get("/v1/events", params={"after": str(value)}),
+    ]:
+        body = (await timed(read)).json()
+        assert (body["events"], body["head"]) == ([], 2)
+    for read in [
+        engine_client.post("/v1/events/query", json={"before": value, "limit": value}),
+        engine_client.get("/v1/events", params={"before": str(value), "limit": str(value)}),
+    ]:
+        body = (await timed(read)).json()
+        assert [e["position"] for e in body["events"]] == [1, 2]
+    condition = {"fail_if_events_match": {"items": [{"tags": ["t"]}]}, "after": value}
+    assert (await timed(append(engine_client, event("A"), condition=condition))).status_code == 201
+
+
+@pytest.mark.parametrize("value", [BIG + 1, 10**30], ids=["2^63", "10^30"])
+async def test_snapshot_position_beyond_the_head_is_refused(
+    engine_client: httpx.AsyncClient, value: int
+) -> None:
+    response = await timed(
+        engine_client.put("/v1/snapshots/s/k", json={"position": value, "state": 1})
+    )
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize("value", [-1, True, "1", 0.5], ids=repr)
+async def test_invalid_positions_in_conditions_and_snapshots_are_refused(
+    engine_client: httpx.AsyncClient, value: Any
+) -> None:
+    condition = {"fail_if_events_match": {"items": [{"types": ["A"]}]}, "after": value}
+    responses = [
+        await timed(append(engine_client, event("A"), condition=condition)),
+        await timed(engine_client.put("/v1/snapshots/s/k", json={"position": value, "state": 1})),
+    ]
+
+    for response in responses:
+        assert_problem(response, 422, VALIDATION)
+    assert (await engine_client.get("/v1/head")).json() == {"head": 0}
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        pytest.param({"after": str(BIG)}, {}, id="after-2^63-1"),
+        pytest.param({"after": str(10**30)}, {}, id="after-10^30"),
+        pytest.param({"after": "9" * 4000}, {}, id="after-4000-digits"),
+        pytest.param({}, {"Last-Event-ID": str(BIG)}, id="last-event-id-2^63-1"),
+        pytest.param({}, {"Last-Event-ID": "9" * 30}, id="last-event-id-30-digits"),
+        pytest.param({}, {"Last-Event-ID": "0"}, id="last-event-id-0"),
+    ],
+)
+async def test_enormous_stream_positions_end_a_finite_stream(
+    engine_client: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    """With ``live=false`` the stream after an enormous position is empty and ends; after 0 it
+    holds the one event."""
+    await append_ok(engine_client, event("A"))
+
+    with anyio.fail_after(5):
+        response = await timed(
+            engine_client.get(
+                "/v1/events/stream", params={**params, "live": "false"}, headers=headers
+            )
+        )
+
+    assert response.status_code == 200, response.text
+    expected = 1 if headers.get("Last-Event-ID") == "0" else 0
+    assert response.text.count("\nid: ") + response.text.startswith("id: ") == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        pytest.param({"after": "1e3"}, {}, id="after-exponent"),
+        pytest.param({}, {"Last-Event-ID": "9" * 31}, id="last-event-id-31-digits"),
+        pytest.param({}, {"Last-Event-ID": ""}, id="last-event-id-empty"),
+        pytest.param({}, {"Last-Event-ID": " 1"}, id="last-event-id-space"),
+    ],
+)
+async def test_bad_stream_positions_are_refused(
+    client: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    with anyio.fail_after(5):
+        response = await timed(
+            client.get("/v1/events/stream", params={**params, "live": "false"}, headers=headers)
+        )
+
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["-1", "1.5", "true", "", "9" * 5000],
+    ids=["-1", "1.5", "true", "empty", "5000-digits"],
+)
+@pytest.mark.parametrize("name", ["after", "before", "limit"])
+async def test_bad_positions_in_the_query_string_are_refused(
+    client: httpx.AsyncClient, name: str, value: str
+) -> None:
+    response = await timed(client.get("/v1/events", params={name: value}))
+
+    assert_problem(response, 422, VALIDATION)
