@@ -10,6 +10,7 @@ from uuid import uuid4
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import Scope
 
 from app.config import Settings
 from app.main import create_app
@@ -90,3 +91,26 @@ def assert_problem(response: httpx.Response, status: int, problem_type: str) -> 
 
 def error_locs(body: dict[str, Any]) -> list[list[str | int]]:
     return [error["loc"] for error in body["errors"]]
+
+
+def raw_append_scope(content_length: int) -> Scope:
+    """The ASGI scope of ``POST /v1/events`` declaring ``content_length``, for tests that call
+    the app as raw ASGI (to control what ``receive`` hands it)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/events",
+        "raw_path": b"/v1/events",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"eventstore.test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(content_length).encode()),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("eventstore.test", 80),
+    }

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
-from starlette.types import Message, Scope
+from starlette.types import Message
 
 from tests.api.helpers import (
     api_client,
@@ -17,6 +17,7 @@ from tests.api.helpers import (
     error_locs,
     event,
     make_settings,
+    raw_append_scope,
     running_app,
 )
 
@@ -111,24 +112,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading_the_body
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/events",
-        "raw_path": b"/v1/events",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"eventstore.test"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(LIMIT + 1).encode()),
-        ],
-        "client": ("127.0.0.1", 1234),
-        "server": ("eventstore.test", 80),
-    }
+    scope = raw_append_scope(LIMIT + 1)
     async with running_app(make_settings(max_body_bytes=LIMIT)) as app:
         await app(scope, receive, send)
 

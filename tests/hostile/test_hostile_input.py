@@ -57,7 +57,7 @@ import anyio
 import httpx
 import orjson
 import pytest
-from starlette.types import Message, Scope
+from starlette.types import Message
 
 from tests.api.helpers import (
     api_client,
@@ -66,6 +66,7 @@ from tests.api.helpers import (
     assert_problem,
     event,
     make_settings,
+    raw_append_scope,
     running_app,
 )
 from tests.engines import ENGINE_PARAMS, database_url
@@ -236,24 +237,7 @@ async def test_content_length_lying_low_is_counted_on_the_bytes_received() -> No
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/events",
-        "raw_path": b"/v1/events",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"eventstore.test"),
-            (b"content-type", b"application/json"),
-            (b"content-length", b"10"),
-        ],
-        "client": ("127.0.0.1", 1234),
-        "server": ("eventstore.test", 80),
-    }
+    scope = raw_append_scope(10)
     async with running_app(make_settings(max_body_bytes=LIMIT)) as app:
         with anyio.fail_after(5):
             await app(scope, receive, send)
