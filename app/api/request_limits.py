@@ -79,25 +79,31 @@ def events_message(count: int, limit: int) -> str:
     return f"{count} events in one append; the limit is {limit}"
 
 
-def at_most(limit_of: Callable[[Limits], int], message: Callable[[int], str]) -> WrapValidator:
-    """A list validator: more than ``limit_of(limits)`` elements is a 422 ``too_long``."""
+def _limited(
+    limit_of: Callable[[Limits], int], refusal: Callable[[int, int], Exception]
+) -> WrapValidator:
+    """A list validator: more than ``limit_of(limits)`` elements raises ``refusal(count,
+    limit)`` before any element is validated."""
 
     def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         limits = _CURRENT.get()
-        if limits is not None and isinstance(value, list) and len(value) > limit_of(limits):
-            raise PydanticCustomError("too_long", message(limit_of(limits)))
+        if limits is not None and isinstance(value, list):
+            limit = limit_of(limits)
+            if len(value) > limit:
+                raise refusal(len(value), limit)
         return handler(value)
 
     return WrapValidator(check)
+
+
+def at_most(limit_of: Callable[[Limits], int], message: Callable[[int], str]) -> WrapValidator:
+    """More than ``limit_of(limits)`` elements is a 422 ``too_long`` saying ``message(limit)``."""
+    return _limited(limit_of, lambda _, limit: PydanticCustomError("too_long", message(limit)))
 
 
 def events_at_most() -> WrapValidator:
     """The events of an append: more than the limit is a 413 (`PayloadTooLarge`)."""
-
-    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        limits = _CURRENT.get()
-        if limits is not None and isinstance(value, list) and len(value) > limits.max_events:
-            raise PayloadTooLarge(events_message(len(value), limits.max_events))
-        return handler(value)
-
-    return WrapValidator(check)
+    return _limited(
+        lambda limits: limits.max_events,
+        lambda count, limit: PayloadTooLarge(events_message(count, limit)),
+    )

@@ -15,9 +15,9 @@ Deliberate choices:
   no sane client means them.
 - Tags of an event to append are deduplicated keeping the first occurrence; the order of the
   remaining tags is the client's.
-- Limits that depend on the settings of one app (``max_query_items``, ``max_values_per_item``) are
-  checked by the converters below, not by the models, and answer the same 422 validation problem
-  as a schema error. Too many events in one append is a 413, checked by the route.
+- Limits that depend on the settings of one app (``max_events_per_append``, ``max_query_items``,
+  ``max_values_per_item``) are checked by the models, once, before the elements of the list are
+  validated (`app.api.request_limits`): a 413 for events, a 422 ``too_long`` for the rest.
 - Payloads (``data``, ``metadata``, ``state``) are serialised once here with
   `app.domain.dump_json`; the store keeps that text and responses embed it verbatim.
 - The response models only document the responses: routes build response bodies directly with
@@ -329,54 +329,20 @@ def _invalid(loc: Sequence[str | int], msg: str, error_type: str) -> RequestVali
     return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": error_type}])
 
 
-def _limited(values: Sequence[str], limit: int, loc: Sequence[str | int]) -> tuple[str, ...]:
-    if len(values) > limit:
-        raise _invalid(loc, values_message(limit), "too_long")
-    return tuple(values)
+def to_query_item(types: Sequence[str], tags: Sequence[str]) -> domain.QueryItem:
+    return domain.QueryItem(types=tuple(types), tags=tuple(tags))
 
 
-def to_query_item(
-    types: Sequence[str],
-    tags: Sequence[str],
-    *,
-    max_values: int,
-    loc: Sequence[str | int],
-    names: tuple[str, str] = ("types", "tags"),
-) -> domain.QueryItem:
-    """``names`` are the names of the two lists in error locations."""
-    return domain.QueryItem(
-        types=_limited(types, max_values, (*loc, names[0])),
-        tags=_limited(tags, max_values, (*loc, names[1])),
-    )
-
-
-def to_query(
-    query: Query | None, *, max_items: int, max_values: int, loc: Sequence[str | int]
-) -> domain.Query:
-    """The domain query, with the app's limits enforced (422 when exceeded)."""
+def to_query(query: Query | None) -> domain.Query:
     if query is None:
         return domain.MATCH_ALL
-    if len(query.items) > max_items:
-        raise _invalid((*loc, "items"), items_message(max_items), "too_long")
-    return domain.Query(
-        items=tuple(
-            to_query_item(item.types, item.tags, max_values=max_values, loc=(*loc, "items", i))
-            for i, item in enumerate(query.items)
-        )
-    )
+    return domain.Query(items=tuple(to_query_item(item.types, item.tags) for item in query.items))
 
 
-def to_append_condition(
-    condition: AppendCondition | None, *, max_items: int, max_values: int
-) -> domain.AppendCondition | None:
+def to_append_condition(condition: AppendCondition | None) -> domain.AppendCondition | None:
     if condition is None:
         return None
-    query = to_query(
-        condition.fail_if_events_match,
-        max_items=max_items,
-        max_values=max_values,
-        loc=("body", "condition", "fail_if_events_match"),
-    )
+    query = to_query(condition.fail_if_events_match)
     return domain.AppendCondition(fail_if_events_match=query, after=condition.after)
 
 

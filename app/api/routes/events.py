@@ -7,7 +7,8 @@ Deliberate choices:
 - More than ``max_events_per_append`` events is a 413 (a size limit, like the body bytes);
   more than ``max_query_items`` items, or ``max_values_per_item`` types or tags in one item, is a
   422 validation problem pointing at the offending list: the request is well within the size
-  limits, but its query is one the server will not run.
+  limits, but its query is one the server will not run. The models count these lists before
+  validating their elements (`app.api.request_limits`).
 - ``X-Correlation-ID`` / ``X-Causation-ID`` are read from the request and declared in the OpenAPI
   document by hand, not as FastAPI header parameters (see app/api/deps.py on per-request cost).
   They are written into each event's metadata as
@@ -104,11 +105,7 @@ async def append_events(body: schemas.AppendRequest, request: Request) -> Respon
         )
         for index, event in enumerate(body.events)
     ]
-    condition = schemas.to_append_condition(
-        body.condition,
-        max_items=settings.max_query_items,
-        max_values=settings.max_values_per_item,
-    )
+    condition = schemas.to_append_condition(body.condition)
     try:
         result = await store.append(events, condition)
     except AppendConditionFailed:
@@ -134,12 +131,7 @@ async def read_events(
     when ``backwards``), at most ``limit``; page on with ``after = marker``. The body is optional:
     none (or ``{}``) reads every event."""
     store, settings = store_of(request), settings_of(request)
-    query = schemas.to_query(
-        body.query,
-        max_items=settings.max_query_items,
-        max_values=settings.max_values_per_item,
-        loc=("body", "query"),
-    )
+    query = schemas.to_query(body.query)
     if body.snapshot is None:
         return read_response(await _read(store, settings, query, body))
     snapshot = await store.get_snapshot(body.snapshot.name, body.snapshot.key)
@@ -164,14 +156,7 @@ async def list_events(
     every event matches. Unknown parameters are refused (422)."""
     store, settings = store_of(request), settings_of(request)
     if params.types or params.tags:
-        item = schemas.to_query_item(
-            params.types,
-            params.tags,
-            max_values=settings.max_values_per_item,
-            loc=("query",),
-            names=("type", "tag"),
-        )
-        query = DomainQuery(items=(item,))
+        query = DomainQuery(items=(schemas.to_query_item(params.types, params.tags),))
     else:
         query = DomainQuery()
     return read_response(await _read(store, settings, query, params))

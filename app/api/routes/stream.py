@@ -50,7 +50,6 @@ from app.api.guard import GuardedRoute, access_of, needs, principal_of
 from app.api.problems import problem_responses
 from app.config import Settings
 from app.domain import Query as DomainQuery
-from app.domain import QueryItem as DomainQueryItem
 from app.streaming import TailReader
 
 logger = logging.getLogger(__name__)
@@ -86,10 +85,9 @@ def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
     return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
 
 
-def stream_query(
-    types: list[str], tags: list[str], query: str | None, settings: Settings
-) -> DomainQuery:
-    """The stream's query from ``type``/``tag`` or ``query``, with the app's limits."""
+def stream_query(types: list[str], tags: list[str], query: str | None) -> DomainQuery:
+    """The stream's query from ``type``/``tag`` or ``query`` (the app's limits are checked by
+    the models, `app.api.request_limits`)."""
     if query is not None:
         if types or tags:
             raise _invalid(("query", "query"), "give either type/tag or query, not both")
@@ -99,22 +97,10 @@ def stream_query(
             raise RequestValidationError(
                 [{**e, "loc": ("query", "query", *e["loc"])} for e in error.errors()]
             ) from error
-        return schemas.to_query(
-            parsed,
-            max_items=settings.max_query_items,
-            max_values=settings.max_values_per_item,
-            loc=("query", "query"),
-        )
+        return schemas.to_query(parsed)
     if not types and not tags:
         return DomainQuery()
-    item: DomainQueryItem = schemas.to_query_item(
-        types,
-        tags,
-        max_values=settings.max_values_per_item,
-        loc=("query",),
-        names=("type", "tag"),
-    )
-    return DomainQuery(items=(item,))
+    return DomainQuery(items=(schemas.to_query_item(types, tags),))
 
 
 MAX_POSITION_DIGITS = 30
@@ -190,7 +176,7 @@ async def stream_events(
     """Every matching event after the start position, in position order, each exactly once,
     across catch-up, live delivery and reconnects."""
     store, tail, settings = store_of(request), tail_of(request), settings_of(request)
-    query = stream_query(params.types, params.tags, params.query, settings)
+    query = stream_query(params.types, params.tags, params.query)
     start = resume_position(last_event_id)
     if start is None:
         start = params.after
