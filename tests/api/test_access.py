@@ -19,7 +19,7 @@ import pytest
 
 from app.access.tokens import Scope
 from app.main import create_app
-from tests.api.helpers import api_client, make_settings, running_app
+from tests.api.helpers import api_client, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -234,11 +234,11 @@ async def test_a_ticket_is_a_short_lived_read_credential(client: httpx.AsyncClie
 
 @pytest.mark.parametrize("lifetime", [1, 600])
 async def test_the_ticket_lifetime_is_configurable(lifetime: int) -> None:
+    """The lifetime a ticket is given is the one reported (its expiry itself is tested on a
+    fake clock in tests/access/test_tickets.py and against a server in tests/stream)."""
     settings = make_settings(api_tokens=TOKENS, stream_ticket_seconds=lifetime)
-    async with running_app(settings) as app:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/v1/stream-tickets", headers=ADMIN)
+    async with api_client(settings) as client:
+        response = await client.post("/v1/stream-tickets", headers=ADMIN)
     assert response.json()["expires_in"] == lifetime
 
 
