@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.helpers import api_client, append_ok, event
+from tests.support.api import api_client, append_ok, event
 
 
 @pytest.fixture

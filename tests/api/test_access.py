@@ -19,7 +19,7 @@ import pytest
 
 from app.access.tokens import Scope
 from app.main import create_app
-from tests.api.helpers import api_client, make_settings
+from tests.support.api import api_client, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import pytest
 import app.main
 from app.__main__ import mask_password
 from app.storage.memory import MemoryEngine
-from tests.api.helpers import make_settings, running_app
+from tests.support.api import make_settings, running_app
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.helpers import append, append_ok, assert_problem, event, new_id
+from tests.support.api import append, append_ok, assert_problem, event, new_id
 
 pytestmark = pytest.mark.anyio
 

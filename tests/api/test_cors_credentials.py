@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.api.helpers import api_client, assert_problem, event, make_settings
+from tests.support.api import api_client, assert_problem, event, make_settings
 from tests.support.live_server import refused_start
 
 pytestmark = pytest.mark.anyio

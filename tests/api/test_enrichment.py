@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import api_client, append, assert_problem, event, make_settings
+from tests.support.api import api_client, append, assert_problem, event, make_settings
 
 pytestmark = pytest.mark.anyio
 

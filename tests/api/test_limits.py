@@ -10,7 +10,7 @@ import orjson
 import pytest
 from starlette.types import Message
 
-from tests.api.helpers import (
+from tests.support.api import (
     api_client,
     append,
     assert_problem,

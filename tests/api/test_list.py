@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_problem
+from tests.support.api import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.openapi import DOCUMENT, render
+
 pytestmark = pytest.mark.anyio
 
 
@@ -81,9 +83,7 @@ async def test_list_events_documents_repeatable_type_and_tag(document: dict[str,
 
 
 def test_the_committed_document_is_current() -> None:
-    from scripts.export_openapi import DOCUMENT, render
-
-    assert DOCUMENT.read_text() == render(), "run: python scripts/export_openapi.py"
+    assert DOCUMENT.read_text() == render(), "run: scripts/export-openapi"
 
 
 async def test_every_operation_declares_who_may_call_it(document: dict[str, Any]) -> None:

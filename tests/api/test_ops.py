@@ -11,7 +11,7 @@ import pytest
 from app.access.tokens import ANONYMOUS
 from app.errors import StorageUnavailable
 from app.storage.memory import MemoryEngine
-from tests.api.helpers import (
+from tests.support.api import (
     api_client,
     append,
     append_ok,

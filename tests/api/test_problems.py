@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.storage.memory import MemoryEngine
-from tests.api.helpers import assert_problem, client_for, make_settings, running_app
+from tests.support.api import assert_problem, client_for, make_settings, running_app
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.access.tokens import Scope, digest_of, token_line
-from tests.api.helpers import make_settings, running_app
+from tests.support.api import make_settings, running_app
 from tests.support.live_server import service_process
 
 pytestmark = pytest.mark.anyio

@@ -22,7 +22,7 @@ import pytest
 
 from app.access import __main__ as access
 from app.access.tokens import TokenConfigError
-from tests.api.helpers import api_client, assert_problem, event, make_settings
+from tests.support.api import api_client, assert_problem, event, make_settings
 from tests.support.live_server import REPO, refused_start
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import append, assert_problem, error_locs, event
+from tests.support.api import append, assert_problem, error_locs, event
 
 pytestmark = pytest.mark.anyio
 

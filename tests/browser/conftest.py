@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.chromium import find_chromium
-from tests.browser.site import StaticSite, serve_site
+from tests.support.chromium import find_chromium
+from tests.support.site import StaticSite, serve_site
 
 
 @pytest.fixture(scope="module")

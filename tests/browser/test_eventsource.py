@@ -26,8 +26,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.browser.chromium import dump_dom
-from tests.browser.site import (
+from tests.support.chromium import dump_dom
+from tests.support.live_server import live_server
+from tests.support.site import (
     DOM_SECONDS,
     Progress,
     StaticSite,
@@ -38,7 +39,6 @@ from tests.browser.site import (
     wait_for_page,
     write_html,
 )
-from tests.support.live_server import live_server
 
 PAGE = """<!doctype html>
 <html>

@@ -28,8 +28,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.chromium import dump_dom
-from tests.browser.site import (
+from tests.support.chromium import dump_dom
+from tests.support.live_server import live_server
+from tests.support.site import (
     Progress,
     StaticSite,
     append,
@@ -39,7 +40,6 @@ from tests.browser.site import (
     wait_for_page,
     write_html,
 )
-from tests.support.live_server import live_server
 
 WRITER = "writer-token-b41d7e02"
 PAGE_TOKEN = "page-token-6c93a5f1"

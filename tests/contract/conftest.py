@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import new_event
-from tests.engines import ENGINE_PARAMS, new_engine
+from tests.support.engines import ENGINE_PARAMS, new_engine
+from tests.support.events import new_event
 
 
 @pytest.fixture(params=ENGINE_PARAMS)

@@ -11,7 +11,7 @@ import pytest
 from app.domain import AppendCondition, EventInput, dump_json
 from app.errors import EventIdReused
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import item, new_event, query, stored_positions
+from tests.support.events import item, new_event, query, stored_positions
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import item, new_event, query, read
+from tests.support.events import item, new_event, query, read
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 
 from app.domain import EventInput, dump_json
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import read
+from tests.support.events import read
 
 pytestmark = pytest.mark.anyio
 

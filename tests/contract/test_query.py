@@ -6,7 +6,7 @@ import pytest
 
 from app.domain import Query
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import item, new_event, query, stored_positions
+from tests.support.events import item, new_event, query, stored_positions
 
 pytestmark = pytest.mark.anyio
 

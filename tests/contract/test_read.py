@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import item, positions, query, read
+from tests.support.events import item, positions, query, read
 
 pytestmark = pytest.mark.anyio
 

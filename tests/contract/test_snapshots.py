@@ -9,7 +9,7 @@ import pytest
 from app.domain import SnapshotInput, dump_json
 from app.errors import PositionBeyondHead
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import new_event
+from tests.support.events import new_event
 
 pytestmark = pytest.mark.anyio
 

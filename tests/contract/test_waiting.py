@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from app.storage.engine import EventStorageEngine
-from tests.contract.helpers import new_event
+from tests.support.events import new_event
 
 pytestmark = pytest.mark.anyio
 

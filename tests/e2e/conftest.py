@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.helpers import api_client, make_settings
-from tests.engines import ENGINE_PARAMS, database_url
+from tests.support.api import api_client, make_settings
+from tests.support.engines import ENGINE_PARAMS, database_url
 
 
 @pytest.fixture(params=ENGINE_PARAMS)

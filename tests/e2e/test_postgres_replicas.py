@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.storage.postgres_notify import APPLICATION_NAME
-from tests.engines import database_url
+from tests.support.engines import database_url
 from tests.support.live_server import live_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

@@ -1,4 +1,4 @@
-"""The crash test (scripts/crashtest.py), short: kill -9 the service a few times under load.
+"""The crash test (`tests/support/crash.py`), short: kill -9 the service a few times under load.
 
 Each kill lands at a random moment of 50-500 ms of appends from several clients and of a stream
 following the log. Across the kills nothing acknowledged may be lost, no append may be half
@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from scripts.crashtest import run_crashtest
-from tests.engines import database_url
-from tests.stream.helpers import ENGINES
+from tests.support.crash import run_crashtest
+from tests.support.engines import SQL_ENGINES, database_url
 
 pytestmark = pytest.mark.anyio
 
 KILLS = {"sqlite": 5, "postgres": 3}
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_nothing_acknowledged_is_lost_across_kills(engine_name: str, tmp_path: Path) -> None:
     url = await database_url(engine_name, tmp_path)
     report = await run_crashtest(url, kills=KILLS[engine_name], clients=4, seed=7)

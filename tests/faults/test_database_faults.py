@@ -11,7 +11,7 @@ the fault is gone, appends succeed again without restarting the service, and the
 acknowledged append once, at the positions it was acknowledged with, with no half-written append
 and no gap; the stream client (resuming with ``Last-Event-ID`` when a stream ends) received every
 position once, in order. The load and these checks are those of the crash test
-(scripts/crashtest.py), here with a server that stays up.
+(`tests/support/crash.py`), here with a server that stays up.
 
 The engine-level tests of the same faults are in tests/storage/test_postgres.py (killed
 connections) and tests/storage/test_sqlite.py (a lock held by another process); these go through
@@ -36,8 +36,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from scripts.crashtest import REQUEST_TIMEOUT, Crashtest
-from tests.engines import database_url
+from tests.support.crash import REQUEST_TIMEOUT, Crashtest
+from tests.support.engines import database_url
 from tests.support.live_server import ServiceProcess, service_process
 
 pytestmark = pytest.mark.anyio

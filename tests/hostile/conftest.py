@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.helpers import api_client
+from tests.support.api import api_client
 
 
 @pytest.fixture

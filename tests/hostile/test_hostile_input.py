@@ -59,7 +59,7 @@ import orjson
 import pytest
 from starlette.types import Message
 
-from tests.api.helpers import (
+from tests.support.api import (
     api_client,
     append,
     append_ok,
@@ -69,7 +69,7 @@ from tests.api.helpers import (
     raw_append_scope,
     running_app,
 )
-from tests.engines import ENGINE_PARAMS, database_url
+from tests.support.engines import ENGINE_PARAMS, database_url
 from tests.support.live_server import HOST, live_server
 
 pytestmark = pytest.mark.anyio

@@ -60,7 +60,7 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.schemas import BaseSchema
 
 from app.main import create_app
-from tests.api.helpers import make_settings
+from tests.support.api import make_settings
 
 SEED = 20_260_601
 EXAMPLES = 20

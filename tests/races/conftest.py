@@ -1,6 +1,5 @@
 """Fixtures of the race tests: real service processes (`tests.support.live_server`) on a SQLite
-file, or on PostgreSQL where a test is parametrized with ``ENGINES`` (PostgreSQL marked
-``postgres``)."""
+file, or on PostgreSQL where a test is parametrized with `tests.support.engines.SQL_ENGINES`."""
 
 from __future__ import annotations
 
@@ -10,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines import database_url
-from tests.stream.helpers import service_env
+from tests.support.engines import database_url
 from tests.support.live_server import live_server
-
-ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
-"""For ``@pytest.mark.parametrize("engine_name", ENGINES)``."""
+from tests.support.streams import service_env
 
 
 @pytest.fixture

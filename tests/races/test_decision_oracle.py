@@ -17,8 +17,8 @@ import random
 import httpx
 import pytest
 
-from tests.races.conftest import ENGINES
-from tests.races.oracle import check, read_log, run_clients
+from tests.support.engines import SQL_ENGINES
+from tests.support.oracle import check, read_log, run_clients
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +26,7 @@ CLIENTS = 24
 ITERATIONS = 8
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_no_accepted_decision_ignored_an_event_it_should_have_seen(
     servers: list[str],
 ) -> None:

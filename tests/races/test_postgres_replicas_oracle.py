@@ -18,9 +18,9 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from tests.races.oracle import Json, check, read_log, run_clients
-from tests.stream.helpers import client_for
-from tests.stream.sse import Message, SseStream, open_stream, positions
+from tests.support.oracle import Json, check, read_log, run_clients
+from tests.support.sse import Message, SseStream, open_stream, positions
+from tests.support.streams import client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

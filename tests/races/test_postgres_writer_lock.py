@@ -43,7 +43,7 @@ from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
 from app.storage.postgres import WRITER_LOCK, async_url
 from app.storage.tables import event_tags, events
-from tests.engines import database_url
+from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

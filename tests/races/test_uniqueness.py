@@ -18,8 +18,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.races.conftest import ENGINES
-from tests.races.oracle import CONFLICT, Json, separate_clients
+from tests.support.engines import SQL_ENGINES
+from tests.support.oracle import CONFLICT, Json, separate_clients
 
 pytestmark = pytest.mark.anyio
 
@@ -95,7 +95,7 @@ async def largest_batch(client: httpx.AsyncClient, base_url: str) -> float:
     raise AssertionError("no eventstore_append_batch_largest in /metrics")
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_of_fifty_simultaneous_claims_of_a_username_exactly_one_wins(
     servers: list[str],
 ) -> None:

@@ -27,12 +27,10 @@ from app.errors import AppendConditionFailed, EventIdReused, StorageUnavailable
 from app.storage.engine import EventStorageEngine
 from app.storage.memory import MemoryEngine
 from app.storage.sql import SqlEngine, build_sql_engine
-from tests.contract.helpers import item, new_event, query, read
-from tests.engines import database_url
+from tests.support.engines import SQL_ENGINES, database_url
+from tests.support.events import item, new_event, query, read
 
 pytestmark = pytest.mark.anyio
-
-SQL_ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=SQL_ENGINES)

@@ -16,7 +16,7 @@ from app.domain import AppendCondition, EventInput, Query, QueryItem
 from app.errors import AppendConditionFailed, StorageUnavailable
 from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
-from tests.engines import database_url
+from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

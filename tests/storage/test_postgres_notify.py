@@ -24,7 +24,7 @@ from app.storage import postgres_notify, sql
 from app.storage.postgres import PostgresRunner
 from app.storage.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
 from app.storage.sql import SqlEngine
-from tests.engines import database_url
+from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

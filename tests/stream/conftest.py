@@ -1,5 +1,5 @@
 """Fixtures of the stream tests: real uvicorn processes (`tests.support.live_server`) on a SQLite
-file, or on PostgreSQL where a test is parametrized with ``ENGINES``.
+file, or on PostgreSQL where a test is parametrized with ``SQL_ENGINES`` (`tests.support.engines`).
 
 httpx's ASGITransport buffers a whole response body, which never ends for a stream: these tests
 always talk to a real server over real sockets.
@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engines import database_url
-from tests.stream.helpers import Serve, client_for, service_env
+from tests.support.engines import database_url
 from tests.support.live_server import live_server
+from tests.support.streams import Serve, client_for, service_env
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.stream.helpers import (
+from tests.support.sse import Message, SseStream, open_stream, paused_stream, read_until_closed
+from tests.support.streams import (
     Appended,
     Serve,
     append,
@@ -16,7 +17,6 @@ from tests.stream.helpers import (
     client_for,
     event,
 )
-from tests.stream.sse import Message, SseStream, open_stream, paused_stream, read_until_closed
 
 pytestmark = pytest.mark.anyio
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stream.helpers import client_for
-from tests.stream.sse import STREAM_PATH, open_stream
 from tests.support.live_server import live_server
+from tests.support.sse import STREAM_PATH, open_stream
+from tests.support.streams import client_for
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,9 @@ import anyio
 import httpx
 import pytest
 
-from tests.stream.helpers import (
-    ENGINES,
+from tests.support.engines import SQL_ENGINES
+from tests.support.sse import WAIT, Message, SseStream, open_stream
+from tests.support.streams import (
     Appended,
     Serve,
     append,
@@ -18,7 +19,6 @@ from tests.stream.helpers import (
     client_for,
     event,
 )
-from tests.stream.sse import WAIT, Message, SseStream, open_stream
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +68,7 @@ async def collect(
                 into.append(message)
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_catch_up_then_live_delivers_every_event_once_in_order(serve: Serve) -> None:
     # A catch-up of many reads, racing the writers.
     base_url = serve(stream_batch_size="7", heartbeat_seconds="0.2")
@@ -114,7 +114,7 @@ async def test_without_a_start_the_stream_begins_at_the_head(client: httpx.Async
     assert_delivered(messages, appended)
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_not_live_ends_after_the_events_that_existed_at_start(serve: Serve) -> None:
     # More history than the sockets' buffers hold: the server is still reading it (5 events a
     # read) when the later events are committed.

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from app.domain import Query, QueryItem, matches
-from tests.stream.helpers import ENGINES, Appended, append, assert_delivered, event
-from tests.stream.sse import open_stream
+from tests.support.engines import SQL_ENGINES
+from tests.support.sse import open_stream
+from tests.support.streams import Appended, append, assert_delivered, event
 
 pytestmark = pytest.mark.anyio
 
@@ -47,14 +48,14 @@ async def check(
     assert_delivered(received, expected)
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_type_and_tag_parameters_form_one_item(client: httpx.AsyncClient) -> None:
     params = {"type": ["A", "B"], "tag": ["x", "y"]}
     query = Query(items=(QueryItem(types=("A", "B"), tags=("x", "y")),))
     await check(client, params, query, event("B", "x", "y"))
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_query_parameter_with_two_items(client: httpx.AsyncClient) -> None:
     items = [{"types": ["C"]}, {"types": ["A", "D"], "tags": ["y"]}]
     query = Query(items=(QueryItem(types=("C",)), QueryItem(types=("A", "D"), tags=("y",))))

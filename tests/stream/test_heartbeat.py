@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stream.helpers import Serve, client_for
-from tests.stream.sse import open_stream
+from tests.support.sse import open_stream
+from tests.support.streams import Serve, client_for
 
 pytestmark = pytest.mark.anyio
 

@@ -14,9 +14,9 @@ from app.api.routes.stream import _messages
 from app.domain import MATCH_ALL, EventInput
 from app.storage.memory import MemoryEngine
 from app.streaming import TailReader
-from tests.api.helpers import make_settings
-from tests.stream.helpers import Appended, Serve, append, assert_delivered, client_for, event
-from tests.stream.sse import WAIT, open_stream
+from tests.support.api import make_settings
+from tests.support.sse import WAIT, open_stream
+from tests.support.streams import Appended, Serve, append, assert_delivered, client_for, event
 
 pytestmark = pytest.mark.anyio
 

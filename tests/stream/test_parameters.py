@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.helpers import assert_problem
-from tests.stream.sse import STREAM_PATH, WAIT
+from tests.support.api import assert_problem
 from tests.support.live_server import live_server
+from tests.support.sse import STREAM_PATH, WAIT
 
 pytestmark = pytest.mark.anyio
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.stream.helpers import ENGINES, append, assert_delivered, event
-from tests.stream.sse import open_stream, positions
+from tests.support.engines import SQL_ENGINES
+from tests.support.sse import open_stream, positions
+from tests.support.streams import append, assert_delivered, event
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
 async def test_reconnect_with_last_event_id_continues_after_it(client: httpx.AsyncClient) -> None:
     appended = await append(client, *(event("Counted", data=i) for i in range(20)))
     async with open_stream(client, {"after": 0}) as stream:

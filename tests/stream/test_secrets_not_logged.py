@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stream.access import bearer, mint_ticket, refused_stream
-from tests.stream.helpers import client_for, event, service_env
-from tests.stream.sse import STREAM_PATH, SseStream, open_stream, stream_attempt
 from tests.support.live_server import ServiceProcess, refused_start, service_process
+from tests.support.sse import STREAM_PATH, SseStream, open_stream, stream_attempt
+from tests.support.streams import client_for, event, service_env
+from tests.support.tickets import bearer, mint_ticket, refused_stream
 
 WRITER = "writer-s3cret-7c41e9a2"
 READER = "reader-s3cret-0d6b3f85"

@@ -12,9 +12,9 @@ import anyio
 import httpx
 import pytest
 
-from tests.stream.helpers import Appended, Serve, append, client_for, event
-from tests.stream.sse import SseStream, open_stream, paused_stream
 from tests.support.live_server import live_server
+from tests.support.sse import SseStream, open_stream, paused_stream
+from tests.support.streams import Appended, Serve, append, client_for, event
 
 pytestmark = pytest.mark.anyio
 

@@ -15,15 +15,15 @@ import json
 
 import pytest
 
-from tests.stream.access import (
+from tests.support.sse import open_stream
+from tests.support.streams import Serve, client_for
+from tests.support.tickets import (
     accepted_within,
     assert_too_many_streams,
     bearer,
     mint_ticket,
     refused_stream,
 )
-from tests.stream.helpers import Serve, client_for
-from tests.stream.sse import open_stream
 
 pytestmark = pytest.mark.anyio
 

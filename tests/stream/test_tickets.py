@@ -19,16 +19,16 @@ import anyio
 import httpx
 import pytest
 
-from tests.stream.access import (
+from tests.support.live_server import live_server
+from tests.support.sse import open_stream
+from tests.support.streams import Serve, append, assert_delivered, client_for, event, service_env
+from tests.support.tickets import (
     TICKETS_PATH,
     assert_unauthorized,
     bearer,
     mint_ticket,
     refused_stream,
 )
-from tests.stream.helpers import Serve, append, assert_delivered, client_for, event, service_env
-from tests.stream.sse import open_stream
-from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """Throughput and latency of the HTTP API, driven by wrk, with its floor measured in the same run.
 
-    python -m scripts.bench [--seconds 5] [--repeats 3] [--postgres URL]
+    scripts/bench [--seconds 5] [--repeats 3] [--postgres URL]
         [--workloads append append100 read read-large] [--concurrency N ...]
         [--store-size 10000] [--large-store 1000000] [--warmup 1]
 
@@ -8,14 +8,14 @@ Method. Each target is a real uvicorn process pinned to CPU 0; the load generato
 ``wrk`` 4.1.0, installed by `scripts/ensure_wrk` when missing), one thread (``-t1``) pinned to
 CPU 1 with ``taskset``, ``-c`` keep-alive connections each sending its next request as soon as
 the previous one is answered, for ``--seconds`` (whole seconds), ``--timeout 10s``. This script
-(and so the fill client) also runs on CPU 1. The Lua scripts in `scripts/wrk/` build every
+(and so the fill client) also runs on CPU 1. The Lua scripts in `bench/wrk/` build every
 request (no tag is ever reused, across runs too: each wrk run gets a run id of its own), count
 the non-2xx responses and print one JSON line at the end: requests, duration, errors (non-2xx
 plus socket errors and timeouts) and wrk's latency percentiles, from the first byte of a request
 written to the last byte of its response read.
 
 Targets:
-- ``floor``: `scripts/bench_floor.py`, the same HTTP surface that parses the same bodies and
+- ``floor``: `bench/floor.py`, the same HTTP surface that parses the same bodies and
   stores nothing (it is never filled; its ``read`` answers every read of either store size);
 - ``sqlite``: the service on a fresh SQLite file (the defaults: WAL, synchronous=FULL);
 - ``postgres``: the service on PostgreSQL, when ``--postgres`` gives a URL (its schema is reset
@@ -42,8 +42,8 @@ near 100% would be), and the sum of errors over the runs. events/s = req/s x eve
 (appended, or returned by a read; the floor's reads return none). "vs floor" divides req/s by the
 floor's at the same workload (reads: ``read``) and concurrency, measured in this run; "vs 10k"
 (the ``--store-size``) divides a ``read-large`` req/s by the same target's ``read`` at the same
-concurrency. Then the in-process floors and the peer (`scripts/bench_direct.py`) run on the
-server's core, and `scripts/bench_report.py` prints both tables and the goals with their ratios.
+concurrency. Then the in-process floors and the peer (`bench/direct.py`) run on the
+server's core, and `bench/report.py` prints both tables and the goals with their ratios.
 Not a test: nothing is asserted.
 """
 
@@ -66,8 +66,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from scripts.bench_direct import measure_direct
-from scripts.bench_report import (
+from bench.direct import measure_direct
+from bench.report import (
     CLIENT_CPU,
     EVENTS_PER_TAG,
     FILL_BATCH,
@@ -184,7 +184,7 @@ def server(target: str, store: str, args: argparse.Namespace) -> Iterator[Servic
     env = {"EVENTSTORE_LOG_LEVEL": "warning"}
     module = "app"
     if target == "floor":
-        module = "scripts.bench_floor"
+        module = "bench.floor"
     elif target == "sqlite":
         env["EVENTSTORE_DATABASE_URL"] = f"sqlite+aiosqlite:///{args.workdir}/{store}.db"
     else:  # the caller has emptied the database (`recreate_schema`)

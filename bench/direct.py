@@ -1,6 +1,6 @@
-"""In-process floors and peer for `scripts/bench.py`: conditional appends without HTTP.
+"""In-process floors and peer for `bench/http.py`: conditional appends without HTTP.
 
-    python -m scripts.bench_direct [--seconds 5] [--repeats 3] [--postgres URL]
+    scripts/bench direct [--seconds 5] [--repeats 3] [--postgres URL]
 
 Each measurement loops appends for ``--seconds`` and reports appends/s, events/s and the p50/p99
 latency of one append, medians over ``--repeats``. Every append gives all its events a tag of its
@@ -31,7 +31,7 @@ from an empty store, which then grows over its runs.
   and 16 threads over one pool of 16 connections. Skipped, with the pip command, where the
   library is missing.
 
-`measure_direct` is a coroutine, for `scripts/bench.py`; the blocking parts (sqlite3, the peer)
+`measure_direct` is a coroutine, for `bench/http.py`; the blocking parts (sqlite3, the peer)
 run in a worker thread. CPU affinity is left to the caller. Nothing is asserted.
 """
 

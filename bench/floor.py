@@ -1,10 +1,10 @@
-"""The floor for `scripts/bench.py`: the service's HTTP surface with no store behind it.
+"""The floor for `bench/http.py`: the service's HTTP surface with no store behind it.
 
 It parses the same request bodies with the same pydantic models, answers with bodies of the same
 shape, and stores nothing, served by uvicorn with the same settings as `python -m app`. What the
 service costs beyond this is the price of storing and finding events.
 
-    python -m scripts.bench_floor --port 8001
+    python -m bench.floor --port 8001
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Delivery rate, latency and memory of the SSE stream, with its floor measured in the same run.
 
-    python -m scripts.bench_stream [--seconds 15] [--catch-up-events 1000000] [--quick]
+    scripts/bench stream [--seconds 15] [--catch-up-events 1000000] [--quick]
                                    [--postgres URL]
 
 Every server is a real uvicorn process pinned to CPU 0, started afresh for each configuration
@@ -19,7 +19,7 @@ HTTP/1.1 chunked bodies and SSE messages itself; httpx costs too much CPU for 1,
    against what was appended (bad = 0).
 2. Burst: on the 1 and the 1,000 streams, ``N`` events appended at once (appends of 1,000 back
    to back); the time until every stream has them all gives the delivery rate at saturation.
-3. Floor, in the same run, driven the same way (`scripts/bench_stream_floor.py`): bare
+3. Floor, in the same run, driven the same way (`bench/stream_floor.py`): bare
    sse-starlette streams behind the same two routes, publishing pre-made messages of the
    service's message size, no store, no middleware; its rates, latencies, CPU per message and
    memory per stream, and the service/floor ratios. ``floor+join`` is the same floor sending up
@@ -53,7 +53,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import orjson
 import uvloop
@@ -61,9 +60,10 @@ import uvloop
 from app.config import Settings
 from app.domain import EventInput, dump_json
 from app.storage.factory import build_engine
-from scripts.http_load import build_request, read_response
 from tests.support.live_server import CLOCK_TICKS, ServiceProcess, service_process
 from tests.support.postgres import recreate_schema
+from tests.support.raw_http import HttpConnection
+from tests.support.sse import RawSseStream, stream_request
 
 HOST = "127.0.0.1"
 SERVER_CPU = 0
@@ -116,32 +116,7 @@ def serve(module: str, env: dict[str, str], *options: str) -> Iterator[ServicePr
                 print(f"[{module} log, last 3000 characters]\n{output[-3000:]}", file=sys.stderr)
 
 
-# --- plain requests (appends, floor control) over one keep-alive connection ---
-
-
-class HttpConnection:
-    def __init__(self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._host = f"{HOST}:{port}"
-        self._reader = reader
-        self._writer = writer
-
-    @classmethod
-    async def open(cls, port: int) -> HttpConnection:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        return cls(port, reader, writer)
-
-    async def request(self, method: str, target: str, body: bytes | None = None) -> bytes:
-        """The response body; anything but a 2xx is an error."""
-        async with asyncio.timeout(REQUEST_SECONDS):
-            self._writer.write(build_request(method, target, self._host, body))
-            status, answer = await read_response(self._reader)
-        if not 200 <= status < 300:
-            raise RuntimeError(f"{method} {target}: {status} {answer[:500]!r}")
-        return answer
-
-    async def close(self) -> None:
-        self._writer.close()
-        await self._writer.wait_closed()
+# --- appends over one keep-alive connection ---
 
 
 @dataclass
@@ -204,137 +179,26 @@ async def append_burst(conn: HttpConnection, tag: str, pad: str, events: int) ->
     return log
 
 
-# --- SSE streams: raw sockets, HTTP/1.1 chunked, minimal SSE parser ---
-
-
-class SseStream(asyncio.Protocol):
-    """One ``GET`` of a stream; records each message's position (``id``) and receipt time.
-
-    The parser handles what both servers send: chunked transfer coding, messages ended by a
-    blank line with LF line ends, ``id``/``data`` fields and comment lines (heartbeats)."""
-
-    def __init__(self, request: bytes, *, keep_data: bool = False) -> None:
-        loop = asyncio.get_running_loop()
-        self._request = request
-        self._keep_data = keep_data
-        self.head: asyncio.Future[int] = loop.create_future()
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.transport: asyncio.Transport | None = None
-        self._raw = bytearray()
-        self._sse = bytearray()
-        self._in_body = False
-        self.positions: array[int] = array("q")
-        self.times: array[float] = array("d")
-        self.data: list[tuple[int, bytes]] = []
-        self.comments = 0
-        self.message_bytes = 0
-        self.ended = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.transport.write(self._request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.head.done():
-            self.head.set_exception(ConnectionError(f"stream closed before its head: {exc}"))
-        if not self.done.done():
-            self.done.set_result(None)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
-        raw = self._raw
-        raw += data
-        if not self._in_body:
-            end = raw.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(raw[:end]).lower()
-            del raw[: end + 4]
-            self._in_body = True
-            status = int(head[9:12])
-            if status != 200 or b"transfer-encoding: chunked" not in head:
-                self.head.set_result(status or -1)
-                self.close()
-                return
-            self.head.set_result(status)
-        self._chunks(now)
-
-    def _chunks(self, now: float) -> None:
-        raw, sse, pos, size_raw = self._raw, self._sse, 0, len(self._raw)
-        while True:
-            eol = raw.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            size = int(raw[pos:eol].split(b";", 1)[0], 16)
-            start = eol + 2
-            end = start + size
-            if end + 2 > size_raw:
-                break
-            pos = end + 2
-            if size == 0:
-                self.ended = True
-                self.close()
-                break
-            sse += raw[start:end]
-        if pos:
-            del raw[:pos]
-        pos = 0
-        while (end := sse.find(b"\n\n", pos)) >= 0:
-            self._message(bytes(sse[pos:end]), now)
-            pos = end + 2
-        if pos:
-            del sse[:pos]
-
-    def _message(self, block: bytes, now: float) -> None:
-        position = -1
-        data: bytes | None = None
-        for line in block.split(b"\n"):
-            if not line or line[0] == 0x3A:  # a comment
-                continue
-            name, _, value = line.partition(b":")
-            if value[:1] == b" ":
-                value = value[1:]
-            if name == b"id":
-                position = int(value)
-            elif name == b"data":
-                data = value if data is None else data + b"\n" + value
-        if data is None:
-            self.comments += 1
-            return
-        self.positions.append(position)
-        self.times.append(now)
-        self.message_bytes += len(block) + 2
-        if self._keep_data:
-            self.data.append((position, data))
-
-
-def stream_request(port: int, target: str) -> bytes:
-    return (
-        f"GET {target} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n\r\n"
-    ).encode()
+# --- SSE streams over raw sockets (tests.support.sse.RawSseStream) ---
 
 
 async def open_streams(
     port: int, target: str, count: int, *, keep_first: bool = False
-) -> list[SseStream]:
+) -> list[RawSseStream]:
     """``count`` streams, connected ``OPEN_BATCH`` at a time; returns once every one has its
     200 head."""
     loop = asyncio.get_running_loop()
-    request = stream_request(port, target)
-    streams: list[SseStream] = []
+    request = stream_request(f"{HOST}:{port}", target)
+    streams: list[RawSseStream] = []
 
-    def factory(stream: SseStream) -> Callable[[], SseStream]:
+    def factory(stream: RawSseStream) -> Callable[[], RawSseStream]:
         return lambda: stream
 
     try:
         async with asyncio.timeout(START_SECONDS + count * 0.05):
             for first in range(0, count, OPEN_BATCH):
                 batch = [
-                    SseStream(request, keep_data=keep_first and n == 0)
+                    RawSseStream(request, keep_data=keep_first and n == 0)
                     for n in range(first, min(count, first + OPEN_BATCH))
                 ]
                 streams += batch
@@ -351,13 +215,13 @@ async def open_streams(
     return streams
 
 
-def close_streams(streams: Iterable[SseStream]) -> None:
+def close_streams(streams: Iterable[RawSseStream]) -> None:
     for stream in streams:
         stream.close()
 
 
 async def wait_delivered(
-    streams: Sequence[SseStream], offsets: Sequence[int], count: int, seconds: float
+    streams: Sequence[RawSseStream], offsets: Sequence[int], count: int, seconds: float
 ) -> bool:
     """Until every stream has ``count`` messages past its offset, at most ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -368,7 +232,7 @@ async def wait_delivered(
     return False
 
 
-def last_receipt(streams: Sequence[SseStream], offsets: Sequence[int]) -> float:
+def last_receipt(streams: Sequence[RawSseStream], offsets: Sequence[int]) -> float:
     return max(
         (s.times[-1] for s, off in zip(streams, offsets, strict=True) if len(s.times) > off),
         default=0.0,
@@ -387,7 +251,7 @@ class Tally:
     disorder: int = 0
 
 
-def tally(streams: Sequence[SseStream], offsets: Sequence[int], expected: set[int]) -> Tally:
+def tally(streams: Sequence[RawSseStream], offsets: Sequence[int], expected: set[int]) -> Tally:
     """Each stream should hold every ``expected`` position once, in order, past its offset."""
     result = Tally()
     for stream, offset in zip(streams, offsets, strict=True):
@@ -402,7 +266,7 @@ def tally(streams: Sequence[SseStream], offsets: Sequence[int], expected: set[in
 
 
 def latencies_ms(
-    streams: Sequence[SseStream], offsets: Sequence[int], stamps: dict[int, float]
+    streams: Sequence[RawSseStream], offsets: Sequence[int], stamps: dict[int, float]
 ) -> list[float]:
     """Receipt minus ``stamps[position]`` for every message received, sorted, in ms."""
     found: list[float] = []
@@ -423,7 +287,7 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def verify_data(stream: SseStream, log: Appended, tag: str) -> int:
+def verify_data(stream: RawSseStream, log: Appended, tag: str) -> int:
     """Messages of ``stream`` whose event is not the one appended at that position."""
     bad = 0
     for position, data in stream.data:
@@ -548,7 +412,7 @@ def progress(text: str) -> None:
 
 async def measure_delivery(
     server: ServiceProcess,
-    streams: Sequence[SseStream],
+    streams: Sequence[RawSseStream],
     *,
     target: str,
     kind: str,
@@ -593,7 +457,7 @@ async def measure_delivery(
 async def warm_up(server: ServiceProcess, pad: str) -> None:
     """One stream and one append, so first-use costs are not counted as the streams'."""
     streams = await open_streams(server.port, "/v1/events/stream?tag=warmup", 1)
-    conn = await HttpConnection.open(server.port)
+    conn = await HttpConnection.open(server.port, timeout=REQUEST_SECONDS)
     try:
         await append_events(conn, "warmup", range(1), pad, Appended())
         if not await wait_delivered(streams, [0], 1, 10.0):
@@ -630,7 +494,7 @@ async def run_config(
     streams = await open_streams(
         server.port, config.stream_target, config.subscribers, keep_first=service
     )
-    conn = await HttpConnection.open(server.port)
+    conn = await HttpConnection.open(server.port, timeout=REQUEST_SECONDS)
     try:
         await asyncio.sleep(SETTLE_SECONDS)
         opened = server.rss_kib()
@@ -669,7 +533,7 @@ async def run_config(
             results.phases.append(phase)
         first = streams[0]
         if service and first.positions:
-            results.message_bytes = round(first.message_bytes / len(first.positions))
+            results.message_bytes = round(first.body_bytes / len(first.positions))
         results.memory.append(
             Memory(config.target, config.subscribers, before, opened, server.rss_kib())
         )
@@ -757,7 +621,7 @@ def report(results: Results, args: argparse.Namespace) -> None:
     print(
         f"\nStream benchmark: {store}; server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}; "
         f"messages of ~{results.message_bytes} bytes. floor = bare sse-starlette "
-        "(scripts/bench_stream_floor.py), floor+join = the floor sending up to 500 pending "
+        "(bench/stream_floor.py), floor+join = the floor sending up to 500 pending "
         "messages per send.\nCPU per wall second (100% = one core): srv = the server, cli = "
         "this client, oth = all other processes on the machine; us/msg = server CPU per message "
         "delivered."
@@ -923,7 +787,7 @@ async def bench(args: argparse.Namespace) -> Results:
     size = str(results.message_bytes or 350)
     for config in [*configs(args, "floor"), *configs(args, "floor+join")]:
         progress(f"{config.target}: {config.subscribers} streams")
-        with serve("scripts.bench_stream_floor", {}, "--message-bytes", size) as server:
+        with serve("bench.stream_floor", {}, "--message-bytes", size) as server:
             await run_config(server, results, config, args)
     return results
 

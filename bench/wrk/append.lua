@@ -1,5 +1,5 @@
--- Conditional appends for scripts/bench.py:
---     wrk ... -s scripts/wrk/append.lua URL -- RUN_ID [EVENTS]
+-- Conditional appends for bench/http.py:
+--     wrk ... -s bench/wrk/append.lua URL -- RUN_ID [EVENTS]
 -- Each request is POST /v1/events with EVENTS events (default 1), each carrying a tag never used
 -- before, bench:RUN_ID-THREAD-N[-K] (RUN_ID is unique per wrk run, THREAD the wrk thread, N that
 -- thread's request counter, K the event within the request when EVENTS > 1), and the condition

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.browser.chromium import DomDump, element_text
+from tests.support.chromium import DomDump, element_text
 
 PROGRESS_SECONDS = 20.0  # page load, connect and catch-up, in real time
 DOM_SECONDS = 30.0  # from the last append to the dumped DOM

@@ -1,5 +1,5 @@
--- One-tag reads for scripts/bench.py:
---     wrk ... -s scripts/wrk/read.lua URL -- TAGS
+-- One-tag reads for bench/http.py:
+--     wrk ... -s bench/wrk/read.lua URL -- TAGS
 -- Each request is GET /v1/events?tag=reader:N, N cycling over 0 .. TAGS-1 (the tags of the
 -- filled store, ten events each); each thread starts at its own offset.
 

@@ -1,4 +1,4 @@
-"""The floor for `scripts/bench_stream.py`: bare sse-starlette streams with no store behind them.
+"""The floor for `bench/stream.py`: bare sse-starlette streams with no store behind them.
 
 The same two routes as the service, so that the benchmark drives both alike:
 
@@ -16,7 +16,7 @@ Served by uvicorn with the same settings as `python -m app`; no middleware, no p
 store. What the service costs beyond this is the price of storing, reading, filtering and
 encoding events, and of its middleware.
 
-    python -m scripts.bench_stream_floor --port 8002 --message-bytes 350
+    python -m bench.stream_floor --port 8002 --message-bytes 350
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The tables and the goals of `scripts/bench.py`: what was measured, against what.
+"""The tables and the goals of `bench/http.py`: what was measured, against what.
 
 Three parts, printed after every measurement of the run is done:
 - the HTTP table (wrk against each target), with "vs floor" (the bare FastAPI floor at the same
   workload and concurrency) and, for the large store, "vs" the small one;
-- the in-process table (`scripts/bench_direct.py`), with "service / this": the service's HTTP
+- the in-process table (`bench/direct.py`), with "service / this": the service's HTTP
   events/s over the row's, at the same events per append and concurrency;
 - the goals of the benchmark, each with the ratio measured in this run and whether it is met.
 """
@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scripts.bench_direct import DirectResult
+from bench.direct import DirectResult
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -26,7 +26,7 @@ EVENTS_PER_TAG = 10
 
 @dataclass(frozen=True)
 class Workload:
-    script: str  # in scripts/wrk/
+    script: str  # in bench/wrk/
     concurrency: tuple[int, ...]
     events: int  # per request: appended, or returned by a read
     large: bool = False  # read from the --large-store store
@@ -136,7 +136,7 @@ def report_direct(rows: Sequence[DirectResult], results: Mapping[Key, list[Run]]
     of its floor the service reaches, or how it compares with the peer."""
     if not rows:
         return
-    print("\nIn process (scripts/bench_direct.py), conditional appends without HTTP")
+    print("\nIn process (bench/direct.py), conditional appends without HTTP")
     print(
         f"{'name':<14}{'workload':<11}{'conc':>5}{'ev/append':>10}{'appends/s':>11}"
         f"{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'service / this':>16}"

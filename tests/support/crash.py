@@ -1,7 +1,7 @@
 """Crash test: kill -9 the service under load, again and again, and check that nothing is lost,
 duplicated, half-written or reordered.
 
-    python -m scripts.crashtest --kills N [--postgres URL] [--seed S] [--clients C]
+    scripts/crashtest --kills N [--postgres URL] [--seed S] [--clients C]
 
 Method. The service (``python -m app``, `tests.support.live_server.service_process`) runs on a
 SQLite file in a temporary folder, or on the PostgreSQL database ``--postgres`` names (its
@@ -56,9 +56,9 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from tests.stream.sse import LineSplitter, Parser
 from tests.support.live_server import ServiceProcess, service_process
 from tests.support.postgres import recreate_schema
+from tests.support.sse import SseDecoder
 
 REQUEST_TIMEOUT = 15.0
 STREAM_READ_TIMEOUT = 10.0
@@ -354,11 +354,10 @@ class Crashtest:
                 self.violation(f"the stream answered {response.status_code}: {response.text}")
                 await asyncio.sleep(0.1)
                 return
-            splitter, parser = LineSplitter(), Parser()
+            decoder = SseDecoder()
             async for chunk in response.aiter_bytes():
-                for line in splitter.feed(chunk):
-                    message = parser.line(line)
-                    if message is None or message.is_heartbeat:
+                for message in decoder.feed(chunk):
+                    if message.is_heartbeat:
                         continue
                     event = message.event()
                     self.streamed.append((message.position, str(event["id"])))
@@ -550,7 +549,7 @@ def print_progress(figures: Figures) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.crashtest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/crashtest", description=__doc__)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--postgres", metavar="URL", help="its public schema is recreated")
     parser.add_argument("--seed", type=int, default=None)

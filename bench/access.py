@@ -1,6 +1,6 @@
 """What access control costs a request: the same reads against an open service and a guarded one.
 
-    python -m scripts.bench_access [--seconds 5] [--repeats 5] [--concurrency 16]
+    scripts/bench access [--seconds 5] [--repeats 5] [--concurrency 16]
 
 Method. The service runs on the in-memory store (``memory://``, so that the request's own work
 is as small as it gets and the check's share as large), pinned to CPU 0, with wrk on CPU 1 as in
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from app.access.__main__ import new_token
 from app.access.tokens import Scope, token_line
-from scripts.bench import ensure_wrk, run_wrk
-from scripts.bench_report import SERVER_CPU, Run
+from bench.http import ensure_wrk, run_wrk
+from bench.report import SERVER_CPU, Run
 from tests.support.live_server import ServiceProcess, service_process
 
 MANY_TOKENS = 1000

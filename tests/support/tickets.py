@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 
-from tests.stream.sse import STREAM_PATH, WAIT, SseStream, stream_attempt
+from tests.support.sse import STREAM_PATH, WAIT, SseStream, stream_attempt
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TICKETS_PATH = "/v1/stream-tickets"

@@ -1,4 +1,4 @@
--- Shared by the wrk scripts of scripts/bench.py (loaded with dofile from each of them).
+-- Shared by the wrk scripts of bench/http.py (loaded with dofile from each of them).
 --
 -- * setup() numbers the threads (global `thread_index`, 0-based) so that each thread can make
 --   tags of its own, and keeps them so that done() can read their counters.

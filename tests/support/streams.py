@@ -8,12 +8,8 @@ from socket import SO_RCVBUF, SOL_SOCKET
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.stream.sse import WAIT, Message, positions
-
-ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
-"""For ``@pytest.mark.parametrize("engine_name", ENGINES)``; without it a test runs on SQLite."""
+from tests.support.sse import WAIT, Message, positions
 
 STREAM_DEFAULTS = {
     "heartbeat_seconds": "15",

@@ -53,6 +53,10 @@ ENGINE_PARAMS = [
 ]
 """For ``@pytest.fixture(params=ENGINE_PARAMS)``: test ids end in the engine's name."""
 
+SQL_ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+"""The engines a real service process runs on, for ``@pytest.mark.parametrize("engine_name",
+SQL_ENGINES)`` in the suites that start servers (streams, races, faults)."""
+
 
 def postgres_unavailable(reason: str) -> NoReturn:
     if os.environ.get(REQUIRE_POSTGRES_VARIABLE) == "1":
