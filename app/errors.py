@@ -1,13 +1,15 @@
-"""Domain errors. Storage raises them, `app.api.problems` maps each to one HTTP problem.
+"""Every error the service reports on purpose; `app.api.problems` maps each to one HTTP problem.
 
-No FastAPI import here: the storage layer and scripts use these without the web stack.
+The storage layer raises most of them, having translated its driver's errors; access control
+and the request limits raise the rest. No FastAPI import here: storage and the command-line
+tools use these without the web stack.
 """
 
 from __future__ import annotations
 
 
 class EventStoreError(Exception):
-    """Base of every error the store reports to its callers on purpose."""
+    """Base of every error the service reports to its callers on purpose."""
 
 
 class AppendConditionFailed(EventStoreError):
@@ -42,8 +44,25 @@ class SnapshotNotFound(EventStoreError):
         super().__init__(f"no snapshot {name!r} for key {key!r}")
 
 
+class WriteRefused(EventStoreError):
+    """The database refused to store rows for a reason of its own (a constraint or trigger the
+    service does not know of); nothing of the write was stored."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class StorageUnavailable(EventStoreError):
     """The database could not be reached or gave up (locked, connection lost). Retry later."""
+
+
+class PayloadTooLarge(EventStoreError):
+    """The request is over a configured size limit (body bytes, events per append)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class Unauthorized(EventStoreError):

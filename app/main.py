@@ -44,7 +44,6 @@ from app.api.request_limits import Limits
 from app.api.routes import events, ops, snapshots, stream, tickets
 from app.config import Settings
 from app.storage.factory import build_engine
-from app.storage.sql import SqlEngine
 from app.streaming import TailReader
 
 logger = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch_streams(access.streams)
         engine = build_engine(settings)
         await engine.start()
-        metrics.watch_batches(engine.batch_stats if isinstance(engine, SqlEngine) else None)
+        metrics.watch_batches(engine.batch_stats)
         tail = TailReader(
             engine,
             event_json,

@@ -21,9 +21,9 @@ Deliberate choices:
 - **One write per batch.** A stream sends each history batch, and everything buffered when it
   wakes, as one write: sending message by message cost more than the rest of the path together
   (a bare sse-starlette endpoint topped out near 40k messages/s that way; batched, 140k/s).
-- **Order and exactly-once** follow from positions: the store commits in position order (see
-  app/storage/sql.py), the tail reads ``position > last`` and every subscriber delivers only
-  positions above the last one it delivered.
+- **Order and exactly-once** follow from positions: the store commits in position order (the
+  one-writer rule, docs/design.md), the tail reads ``position > last`` and every subscriber
+  delivers only positions above the last one it delivered.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from app.domain import MATCH_ALL, Event, Query, matches
 from app.errors import StorageUnavailable
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 
 logger = logging.getLogger(__name__)
 

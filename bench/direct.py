@@ -59,8 +59,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.migrations import upgrade
-from app.storage.postgres import WRITER_LOCK
+from app.storage.sql.migrations import upgrade
+from app.storage.sql.postgres import WRITER_LOCK
 from tests.support.postgres import recreate_schema
 
 PEER_PIP = "pip install 'eventsourcing[postgres]>=9.5,<9.6' 'psycopg[binary]>=3.2'"

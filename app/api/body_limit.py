@@ -7,9 +7,9 @@ Deliberate choices:
 - Otherwise the bytes are counted as they are received, whatever the framing (chunked or not,
   or a ``Content-Length`` that lies): the message that crosses the limit raises
   `PayloadTooLarge` from ``receive``, so at most the limit plus one network chunk is ever held.
-  The exception is an HTTPException, which FastAPI's body reading passes through to the problem
-  handlers; should it escape them, this middleware answers the 413 itself, unless a response
-  has already started.
+  The route class reads the body first (`app.api.json_body`), so the error reaches the problem
+  handlers like any other; should it escape them, this middleware answers the 413 itself,
+  unless a response has already started.
 - The response itself comes from `app.api.problems`, the one place that builds problems.
 """
 
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem_for
-from app.api.request_limits import PayloadTooLarge
+from app.errors import PayloadTooLarge
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -16,7 +16,7 @@ from fastapi import Request
 
 from app.api.metrics import ApiMetrics
 from app.config import Settings
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from app.streaming import TailReader
 
 

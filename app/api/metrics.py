@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access.limits import StreamSlots
 from app.domain import AppendResult
-from app.storage.group_commit import BatchStats
+from app.storage.protocol import BatchStats
 
 UNMATCHED_ROUTE = "<unmatched>"
 LONG_LIVED_ROUTES = frozenset({"/v1/events/stream"})

@@ -20,8 +20,11 @@ Deliberate choices:
 - `StorageUnavailable` is a 503 with ``Retry-After: 1``: the database was locked or unreachable
   for a moment; a retry soon is the right reaction. The driver's message is logged, not sent:
   it may name hosts and users.
-- Request bodies over the limits raise `PayloadTooLarge` (`app.api.request_limits`), a Starlette
-  `HTTPException` so that FastAPI lets it through its body reading untouched.
+- Requests over the size limits raise `PayloadTooLarge` (`app.api.body_limit`,
+  `app.api.request_limits`): a 413.
+- `WriteRefused` (the database refused rows for a reason of its own: a constraint or trigger
+  the service does not know) is a 422 ``/problems/write-refused``; the database's message is
+  logged, not sent.
 """
 
 from __future__ import annotations
@@ -43,11 +46,13 @@ from app.errors import (
     EventIdReused,
     EventStoreError,
     Forbidden,
+    PayloadTooLarge,
     PositionBeyondHead,
     SnapshotNotFound,
     StorageUnavailable,
     TooManyRequests,
     Unauthorized,
+    WriteRefused,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,10 +66,11 @@ NOT_FOUND = "/problems/not-found"
 UNAUTHORIZED = "/problems/unauthorized"
 FORBIDDEN = "/problems/forbidden"
 TOO_MANY_REQUESTS = "/problems/too-many-requests"
+WRITE_REFUSED = "/problems/write-refused"
 REALM = "eventstore"
 RETRY_AFTER_SECONDS = 1
 
-_TYPED_STATUSES = {404: (NOT_FOUND, "Not found"), 413: (PAYLOAD_TOO_LARGE, "Payload too large")}
+_TYPED_STATUSES = {404: (NOT_FOUND, "Not found")}
 
 
 def problem_response(
@@ -137,6 +143,24 @@ def problem_for(request: Request, exc: Exception) -> Response:
         case PositionBeyondHead():
             return validation_problem(
                 [{"loc": ("body", "position"), "msg": str(exc), "type": "position_beyond_head"}]
+            )
+        case PayloadTooLarge():
+            return problem_response(
+                413, problem_type=PAYLOAD_TOO_LARGE, title="Payload too large", detail=exc.detail
+            )
+        case WriteRefused():
+            logger.warning(
+                "the database refused a write on %s %s: %s",
+                request.method,
+                request.url.path,
+                exc,
+            )
+            return problem_response(
+                422,
+                problem_type=WRITE_REFUSED,
+                title="Write refused",
+                detail="the database refused to store this request (a constraint or trigger of "
+                "its own); nothing was stored",
             )
         case SnapshotNotFound():
             return problem_response(404, problem_type=NOT_FOUND, title="Not found", detail=str(exc))

@@ -28,9 +28,9 @@ from typing import Any
 
 from pydantic import ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
-from starlette.exceptions import HTTPException
 
 from app.config import Settings
+from app.errors import PayloadTooLarge
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,6 @@ def limits_scope(limits: Limits) -> Iterator[None]:
         yield
     finally:
         _CURRENT.reset(token)
-
-
-class PayloadTooLarge(HTTPException):
-    """The request is over a configured size limit (body bytes, events per append)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(413, detail)
 
 
 def items_message(limit: int) -> str:

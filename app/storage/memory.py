@@ -28,6 +28,9 @@ from app.storage.signal import CommitSignal
 
 
 class MemoryEngine:
+    batch_stats = None
+    """Each append is its own commit: no batches to count."""
+
     def __init__(self) -> None:
         self._events: list[Event] = []  # the event at position p is self._events[p - 1]
         self._appends: dict[int, int] = {}  # first position of each append -> its last

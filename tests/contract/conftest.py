@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.engines import ENGINE_PARAMS, new_engine
 from tests.support.events import new_event
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain import AppendCondition
 from app.errors import AppendConditionFailed, EventIdReused
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, new_event, query, read, stored_positions
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain import AppendCondition, AppendResult
 from app.errors import AppendConditionFailed
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, new_event, query, read, stored_positions
 
 pytestmark = pytest.mark.anyio

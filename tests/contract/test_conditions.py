@@ -6,7 +6,7 @@ import pytest
 
 from app.domain import AppendCondition, EventInput, Query
 from app.errors import AppendConditionFailed
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, new_event, query, read
 
 pytestmark = pytest.mark.anyio

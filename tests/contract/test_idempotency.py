@@ -10,7 +10,7 @@ import pytest
 
 from app.domain import AppendCondition, EventInput, dump_json
 from app.errors import EventIdReused
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, new_event, query, stored_positions
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app.domain import EventInput, dump_json
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import read
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain import Query
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, new_event, query, stored_positions
 
 pytestmark = pytest.mark.anyio

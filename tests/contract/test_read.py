@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import item, positions, query, read
 
 pytestmark = pytest.mark.anyio

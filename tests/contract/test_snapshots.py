@@ -8,7 +8,7 @@ import pytest
 
 from app.domain import SnapshotInput, dump_json
 from app.errors import PositionBeyondHead
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import new_event
 
 pytestmark = pytest.mark.anyio

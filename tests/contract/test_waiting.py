@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.events import new_event
 
 pytestmark = pytest.mark.anyio

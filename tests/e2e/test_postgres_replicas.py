@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.storage.postgres_notify import APPLICATION_NAME
+from app.storage.sql.postgres_notify import APPLICATION_NAME
 from tests.support.engines import database_url
 from tests.support.live_server import live_server
 

@@ -3,7 +3,7 @@
 A reader that follows the log by ``position > last`` skips an event for good if position p+1
 commits before position p (it reads p+1, moves ``last`` past p, and p appears later behind it).
 The store prevents that by taking one transaction-scoped advisory lock (``WRITER_LOCK`` in
-app/storage/postgres.py) before drawing ``max(position) + 1``, in every write transaction of
+app/storage/sql/postgres.py) before drawing ``max(position) + 1``, in every write transaction of
 every process.
 
 Attacked here with a foreign writer standing in for another replica: a raw connection takes the
@@ -12,7 +12,7 @@ Meanwhile two engines (two replicas; each also has an in-process writer queue, w
 bypasses) start appends, one of them conditioned on a read made before the foreign event
 existed. The appends must wait for the lock (not done after half a second) while reads go on.
 Only then does the foreign writer insert its event row at the position it drew (with the app's
-table definitions, app/storage/tables.py: the columns are shared with the engine, not its code),
+table definitions, app/storage/sql/tables.py: the columns are shared with the engine, not its code),
 and commit or roll back. On commit the appends follow it (the conditioned one refused by the
 foreign event, which its condition must now see); on rollback the drawn position is drawn again,
 so the log has no hole. A reader polling ``position > last`` all along must have seen every
@@ -39,10 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from app.config import Settings
 from app.domain import AppendCondition, AppendResult, EventInput, Query, QueryItem
 from app.errors import AppendConditionFailed
-from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
-from app.storage.postgres import WRITER_LOCK, async_url
-from app.storage.tables import event_tags, events
+from app.storage.protocol import EventStorageEngine
+from app.storage.sql.postgres import WRITER_LOCK, async_url
+from app.storage.sql.tables import event_tags, events
 from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.domain import AppendCondition, EventInput, Query, QueryItem
 from app.errors import AppendConditionFailed, StorageUnavailable
-from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
+from app.storage.protocol import EventStorageEngine
 from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -110,8 +110,8 @@ async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(
     query = Query((QueryItem(tags=("k:1",)),))
     await engine.read(query, limit=10)  # the pooled connection has served a read
     await kill_connections(url)
-    # Reads skip SQLAlchemy's execution layer (app/storage/raw.py): the dead connection must
-    # still be reported as unavailable, and dropped from the pool.
+    # Reads skip SQLAlchemy's execution layer (app/storage/sql/compiled.py): the dead connection
+    # must still be reported as unavailable, and dropped from the pool.
     with contextlib.suppress(StorageUnavailable):
         await engine.read(query, limit=10)
     read = await engine.read(query, limit=10)

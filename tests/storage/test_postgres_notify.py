@@ -20,10 +20,11 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.domain import EventInput
-from app.storage import postgres_notify, sql
-from app.storage.postgres import PostgresRunner
-from app.storage.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
-from app.storage.sql import SqlEngine
+from app.storage.sql import engine as sql_engine
+from app.storage.sql import postgres_notify
+from app.storage.sql.engine import SqlEngine
+from app.storage.sql.postgres import PostgresRunner
+from app.storage.sql.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
 from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -36,8 +37,9 @@ class Replica:
     """An engine with its runner's commit feed in view."""
 
     def __init__(self, url: str) -> None:
-        self.runner = PostgresRunner(Settings(database_url=url))
-        self.engine = SqlEngine(self.runner)
+        settings = Settings(database_url=url)
+        self.runner = PostgresRunner(settings)
+        self.engine = SqlEngine(self.runner, settings)
 
     @property
     def feed(self) -> PostgresCommitFeed:
@@ -150,7 +152,7 @@ async def test_each_replica_listens_on_one_named_connection(
 async def test_a_commit_on_one_replica_wakes_the_other_at_once(
     replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     first, second = replicas
     await assert_notified_promptly(first, second, rounds=3)
 
@@ -173,7 +175,7 @@ async def test_a_killed_listener_catches_up_when_it_reconnects(
 ) -> None:
     # No poll, and a reconnect that waits half a second: the commit below is announced while
     # the first replica is deaf, and only the catch-up after its reconnect can wake it.
-    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     monkeypatch.setattr(postgres_notify, "BACKOFF_MIN", 0.5)
     async with running_replicas(url) as (first, second):
         killed = first.feed.server_pid
@@ -201,7 +203,7 @@ async def test_notifications_are_prompt_again_after_the_listeners_were_killed(
     await eventually(lambda: first.feed.listening and second.feed.listening)
     assert first.feed.connections == second.feed.connections == 2
     assert (await listener_pids(url)).isdisjoint(killed)
-    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     await assert_notified_promptly(first, second, rounds=1)
 
 
@@ -223,7 +225,7 @@ async def test_an_append_never_fails_because_notify_failed(
     assert any("NOTIFY" in record.getMessage() for record in caplog.records)
     # NOTIFY works again: the next announcement is prompt.
     monkeypatch.setattr(postgres_notify, "NOTIFY_SQL", "SELECT pg_notify($1, $2)")
-    monkeypatch.setattr(sql, "POLL_SECONDS", NO_POLL)
+    monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     woke_with, seconds = await wake_up_time(first, second, timeout=5)
     assert woke_with == 11
     assert seconds < 0.5

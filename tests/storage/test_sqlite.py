@@ -13,8 +13,8 @@ import pytest
 from app.config import Settings
 from app.domain import EventInput, Query
 from app.errors import StorageUnavailable
-from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
+from app.storage.protocol import EventStorageEngine
 
 pytestmark = pytest.mark.anyio
 

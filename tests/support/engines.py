@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.storage.engine import EventStorageEngine
 from app.storage.factory import build_engine
+from app.storage.protocol import EventStorageEngine
 from tests.support.postgres import recreate_schema
 
 POSTGRES_URL_VARIABLE = "EVENTSTORE_TEST_POSTGRES_URL"

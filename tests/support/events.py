@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from app.domain import MATCH_ALL, EventInput, Query, QueryItem, ReadResult, dump_json
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 
 LIMIT = 1000
 """A limit larger than any test's event count: reads with it are never cut short."""

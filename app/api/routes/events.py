@@ -37,7 +37,7 @@ from app.config import Settings
 from app.domain import Query as DomainQuery
 from app.domain import ReadResult
 from app.errors import AppendConditionFailed
-from app.storage.engine import EventStorageEngine
+from app.storage.protocol import EventStorageEngine
 
 router = APIRouter(tags=["events"], route_class=GuardedRoute)
 

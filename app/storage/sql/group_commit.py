@@ -1,19 +1,17 @@
 """Group commit: one writer task turns the appends waiting at a moment into one transaction.
 
-A durable commit costs the same for one append as for a hundred (on SQLite with
-``synchronous=FULL`` it is an fsync of the write-ahead log; on PostgreSQL a WAL flush and a
-round trip). So appends are not committed one by one: each request joins a queue, and one writer
-task per store takes everything queued (up to a batch limit), hands it to ``commit`` as one
-batch, and answers every request from that batch's outcome.
+The write path is straight: `SqlEngine.append` queues the request here; the writer task takes
+what is queued as a batch, runs `decide_batch` (`batch.py`) in one write transaction of the
+runner, answers every request from its outcome, and tells the engine the last position it
+committed. Why group commit, and what every answer means: docs/design.md, "Group commit".
 
-- No timer: a batch is whatever queued while the previous one was being committed. A lone
-  append is committed at once; under load batches grow by themselves, which is what keeps the
-  commit rate up.
-- One batch is one transaction in which the requests are decided in queue order, each seeing the
-  ones before it (the storage layer's batch body does this); so every answer is the one a serial
-  execution in that order would give. ``commit`` returns one outcome per request: a result, or
-  the error that request alone gets (a failed condition, a reused id). A request's failure never
-  fails its batch-mates; only a failure of the transaction itself fails them all.
+- No timer: a batch is whatever queued while the previous one was being committed.
+- A request's own refusal (a failed condition, a reused id) is its outcome and never fails its
+  batch-mates. Should the database refuse the batch's rows (`WriteRefused`, or a unique
+  violation of an event id, `EventIdReused`: neither can happen while the service is the only
+  writer), the transaction is rolled back and the members are decided again, one transaction
+  each, so that only the append the database refuses is refused. Any other failure of the
+  transaction (the database is gone) fails every request of the batch.
 - Back-pressure: at most ``max_queued`` requests wait or are in flight. Beyond that a request
   waits for room before it is queued, so memory stays bounded however fast clients send.
 - A request, once queued, is decided even if its client goes away: cancelling the caller never
@@ -26,23 +24,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 
 from app.domain import AppendCondition, AppendResult, EventInput
-from app.errors import StorageUnavailable
-
-
-@dataclass(frozen=True, slots=True)
-class AppendRequest:
-    events: Sequence[EventInput]
-    condition: AppendCondition | None
-
-
-Outcome = AppendResult | Exception
-"""What one request of a batch gets: its result, or the error raised to its caller."""
-
-CommitBatch = Callable[[Sequence[AppendRequest]], Awaitable[Sequence[Outcome]]]
+from app.errors import EventIdReused, StorageUnavailable, WriteRefused
+from app.storage.protocol import BatchStats
+from app.storage.sql.batch import AppendRequest, Outcome, decide_batch
+from app.storage.sql.runner import TransactionRunner
 
 
 @dataclass(slots=True)
@@ -51,25 +42,20 @@ class _Waiting:
     outcome: asyncio.Future[AppendResult]
 
 
-@dataclass(slots=True)
-class BatchStats:
-    """Counters for /metrics: batches committed, the appends decided in them, the largest."""
-
-    batches: int = 0
-    requests: int = 0
-    largest: int = 0
-
-
 class GroupCommitter:
     def __init__(
         self,
-        commit: CommitBatch,
+        runner: TransactionRunner,
         *,
+        committed: Callable[[int], None],
         max_queued: int,
         max_batch_requests: int,
         max_batch_events: int,
     ) -> None:
-        self._commit = commit
+        """``committed(position)`` is called after each commit that stored events, with the
+        last position it stored, once every writer lock is released."""
+        self._runner = runner
+        self._committed = committed
         self._max_batch_requests = max_batch_requests
         self._max_batch_events = max_batch_events
         self._queue: deque[_Waiting] = deque()
@@ -110,7 +96,7 @@ class GroupCommitter:
             await self._arrived.wait()
             self._arrived.clear()
             while self._queue:
-                await self._commit_batch(self._take_batch())
+                await self._commit(self._take_batch())
             if self._closing:
                 return
 
@@ -125,19 +111,35 @@ class GroupCommitter:
             events += following
         return batch
 
-    async def _commit_batch(self, batch: list[_Waiting]) -> None:
-        outcomes: Sequence[Outcome]
-        try:
-            outcomes = await self._commit([waiting.request for waiting in batch])
-        except Exception as error:  # the transaction failed: every request of it did
-            outcomes = [error] * len(batch)
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        outcomes = await self._decide([waiting.request for waiting in batch])
         self._count(batch)
+        stored = [
+            outcome.last_position
+            for outcome in outcomes
+            if isinstance(outcome, AppendResult) and not outcome.replayed
+        ]
+        if stored:
+            self._committed(max(stored))
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 waiting.outcome.set_exception(outcome)
             else:
                 waiting.outcome.set_result(outcome)
             self._room.release()
+
+    async def _decide(self, requests: list[AppendRequest]) -> list[Outcome]:
+        """The outcomes of ``requests``, decided and stored in one transaction; or, when the
+        database refuses that transaction's rows, in one transaction each."""
+        work = partial(decide_batch, batch=requests, now=datetime.now(UTC))
+        try:
+            return await self._runner.write(work)
+        except (WriteRefused, EventIdReused) as refused:
+            if len(requests) == 1:
+                return [refused]
+            return [outcome for request in requests for outcome in await self._decide([request])]
+        except Exception as error:  # the transaction failed: every request of it did
+            return [error] * len(requests)
 
     def _count(self, batch: list[_Waiting]) -> None:
         stats = self.stats

@@ -11,13 +11,13 @@
 - Reads run in autocommit, each statement at READ COMMITTED: the head first, then the events
   bounded by it. No transaction is needed for that to be consistent: under the writer lock every
   position up to a head that was seen is committed, so the second statement sees all of them
-  (see sql.py). That spares the BEGIN and ROLLBACK round trips: two round trips per read, not
+  (see `reads.py`). That spares the BEGIN and ROLLBACK round trips: two round trips per read, not
   four (measured here: a one-tag read took 2.9 ms with them, 1.5 ms without).
 - Schema migrations take another advisory lock, so replicas starting together migrate once.
 - Connection failures surface as StorageUnavailable (HTTP 503); SQLAlchemy discards the broken
   connection, so the next request gets a fresh one and the service recovers without a restart.
 - Replicas wake each other's tail readers with LISTEN/NOTIFY (`commit_feed`, in
-  app/storage/postgres_notify.py) on one dedicated connection per process, outside the pool.
+  `postgres_notify.py`) on one dedicated connection per process, outside the pool.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.errors import EventIdReused, StorageUnavailable
-from app.migrations import upgrade
-from app.storage.postgres_notify import PostgresCommitFeed
+from app.errors import StorageUnavailable
+from app.storage.sql.migrations import upgrade
+from app.storage.sql.postgres_notify import PostgresCommitFeed
+from app.storage.sql.runner import translated_errors
 
 T = TypeVar("T")
 
@@ -91,20 +90,14 @@ class PostgresRunner:
             return work(conn)
 
         async with self._writer:
-            try:
+            with translated_errors("PostgreSQL"):
                 async with self.engine.begin() as conn:
                     return await conn.run_sync(locked)
-            except IntegrityError as error:
-                raise EventIdReused("an event id of this request is already stored") from error
-            except (OperationalError, InterfaceError, DBAPIError, PoolTimeout, OSError) as error:
-                raise StorageUnavailable(f"PostgreSQL: {error}") from error
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         reads = self._reads
         if reads is None:
             raise StorageUnavailable("the store is not started")
-        try:
+        with translated_errors("PostgreSQL"):
             async with reads.connect() as conn:
                 return await conn.run_sync(work)
-        except (OperationalError, InterfaceError, DBAPIError, PoolTimeout, OSError) as error:
-            raise StorageUnavailable(f"PostgreSQL: {error}") from error

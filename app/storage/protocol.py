@@ -8,6 +8,7 @@ against `MemoryEngine`, the executable specification.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from app.domain import (
@@ -21,7 +22,21 @@ from app.domain import (
 )
 
 
+@dataclass(slots=True)
+class BatchStats:
+    """Counters of an engine that group-commits appends, read by /metrics at scrape time:
+    batches committed, the appends decided in them, the most in one."""
+
+    batches: int = 0
+    requests: int = 0
+    largest: int = 0
+
+
 class EventStorageEngine(Protocol):
+    @property
+    def batch_stats(self) -> BatchStats | None:
+        """The group-commit counters; None for an engine that commits each append alone."""
+
     async def start(self) -> None:
         """Open connections and make sure the schema is current."""
 

@@ -30,11 +30,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from app.config import Settings
-from app.errors import EventIdReused, StorageUnavailable
-from app.migrations import upgrade
+from app.storage.sql.migrations import upgrade
+from app.storage.sql.runner import translated_errors
 
 T = TypeVar("T")
 
@@ -141,12 +140,6 @@ class SqliteRunner:
 
     @staticmethod
     async def _run(thread: ThreadPoolExecutor, work: Callable[[], T]) -> T:
-        try:
+        # BEGIN raises the driver's own errors (see `_engine`); they are translated too.
+        with translated_errors("SQLite"):
             return await asyncio.get_running_loop().run_in_executor(thread, work)
-        except IntegrityError as error:
-            # Unreachable under the writer lock unless another writer broke the rules.
-            raise EventIdReused("an event id of this request is already stored") from error
-        except (OperationalError, DBAPIError) as error:
-            raise StorageUnavailable(f"SQLite: {error.orig}") from error
-        except sqlite3.Error as error:  # from the driver itself: BEGIN (see `_engine`)
-            raise StorageUnavailable(f"SQLite: {error}") from error

@@ -33,8 +33,8 @@ from sqlalchemy import (
 )
 
 from app.domain import Query
-from app.storage.raw import raw
-from app.storage.tables import event_tags, events
+from app.storage.sql.compiled import raw
+from app.storage.sql.tables import event_tags, events
 
 CHECKS_PER_STATEMENT = 8
 """Append conditions checked together in one statement (see `first_matches`)."""
@@ -60,7 +60,7 @@ def first_matches(
     On PostgreSQL each statement is a round trip, and the writer's round trips wait behind the
     HTTP work of the same event loop; so the checks go `CHECKS_PER_STATEMENT` at a time in one
     statement per query shape (a short group is padded with empty ranges up to 1, 2, 4 or 8
-    checks), executed on the DBAPI cursor (app/storage/raw.py). At most four cached statements
+    checks), executed on the DBAPI cursor (`compiled.py`). At most four cached statements
     per shape, whatever the batches.
     """
     found: list[int | None] = [None] * len(checks)

@@ -1,4 +1,4 @@
-"""The schema, as SQLAlchemy Core tables. Alembic migrations (app/migrations) create it.
+"""The schema, as SQLAlchemy Core tables; the Alembic migrations (`migrations/`) create it.
 
 - ``events``: one row per event; ``position`` is the primary key (SQLite's rowid). Payloads are
   stored as the JSON text the client sent (re-serialised once), so they come back unchanged and

@@ -10,8 +10,8 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from app.domain import Event
-from app.storage.raw import raw
-from app.storage.tables import events
+from app.storage.sql.compiled import raw
+from app.storage.sql.tables import events
 
 _HEAD = select(func.max(events.c.position))
 

@@ -1,9 +1,9 @@
 """The write transaction of a group commit: a batch of appends, decided in order, stored at once.
 
-`append_batch` runs inside the writer's transaction (the runner holds the writer lock, so no one
+`decide_batch` runs inside the writer's transaction (the runner holds the writer lock, so no one
 else commits meanwhile). It decides the requests in queue order, each as if those before it had
 been committed, and answers each with its result or its own refusal; every answer is the one a
-serial execution would give.
+serial execution would give (the whole story: docs/design.md, "Group commit").
 
 What the transaction itself has stored is not read back through SQL: earlier members' events
 are held in memory (`Pending`), indexed by tag, type and id, and each member is checked against
@@ -14,11 +14,10 @@ head read, one id lookup, the condition checks and two multi-row inserts at the 
 a few statements per member: on PostgreSQL each is a round trip. A member that is refused was
 never added to the pending events, so it leaves no trace.
 
-If the database refuses the final inserts (it cannot while the API refuses what the database
-cannot store and the writer lock keeps ids and positions unique, but a database may have
-triggers or constraints of its own), the batch is decided again with each member's rows
-inserted as soon as it is decided (``isolate``): the member whose insert fails raises
-`MemberFailed`, the runner rolls back, and the engine answers it alone and runs the rest again.
+Should the database refuse the inserts (it cannot while the API refuses what the database cannot
+store and the writer lock keeps ids and positions unique, but a database may have constraints or
+triggers of its own), the runner raises the domain error and the transaction is rolled back;
+the group committer then decides the members again one per transaction (`group_commit.py`).
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ from uuid import UUID, uuid4
 
 import orjson
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import DataError, IntegrityError
 
 from app.domain import (
+    AppendCondition,
     AppendResult,
     Event,
     EventInput,
@@ -42,34 +41,25 @@ from app.domain import (
     QueryItem,
     item_matches,
 )
-from app.errors import AppendConditionFailed, EventIdReused, EventStoreError, StorageUnavailable
-from app.storage.group_commit import AppendRequest, Outcome
+from app.errors import AppendConditionFailed, EventIdReused
 from app.storage.idempotency import replay_of
-from app.storage.matching import first_matches
-from app.storage.raw import raw_insert
-from app.storage.rows import event_from_row, head_of
-from app.storage.tables import event_tags, events
+from app.storage.sql.compiled import raw_insert
+from app.storage.sql.queries import first_matches
+from app.storage.sql.rows import event_from_row, head_of
+from app.storage.sql.tables import event_tags, events
 
 _ID_LOOKUP_CHUNK = 1000
 """Ids per lookup statement: far below every driver's limit on bound parameters."""
 
 
-class MemberFailed(Exception):
-    """The database refused the rows of one member of a batch; the transaction is lost."""
-
-    def __init__(self, member: int, error: IntegrityError | DataError) -> None:
-        super().__init__(f"batch member {member}: {error}")
-        self.member = member
-        self.error = error
-
-    def translated(self) -> EventStoreError:
-        if isinstance(self.error, IntegrityError):
-            return EventIdReused("an event id of this request is already stored")
-        return StorageUnavailable(f"the database refused this append: {self.error.orig}")
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    events: Sequence[EventInput]
+    condition: AppendCondition | None
 
 
-class InsertFailed(Exception):
-    """The batch's inserts were refused; decide it again with ``isolate`` to find the member."""
+Outcome = AppendResult | Exception
+"""What one request of a batch gets: its result, or the error raised to its caller."""
 
 
 @dataclass
@@ -142,9 +132,8 @@ class Committed:
         return found
 
 
-def append_batch(
-    conn: Connection, batch: Sequence[AppendRequest], now: datetime, *, isolate: bool = False
-) -> list[Outcome]:
+def decide_batch(conn: Connection, batch: Sequence[AppendRequest], now: datetime) -> list[Outcome]:
+    """Decide ``batch`` in order, insert what is stored; one outcome per request."""
     pending = Pending(start=head_of(conn))
     committed = Committed.with_ids(conn, (event.id for r in batch for event in r.events))
     conflicts = _committed_conflicts(conn, batch, pending.start)
@@ -158,17 +147,8 @@ def append_batch(
             outcome = refused
         if isinstance(outcome, AppendResult) and not outcome.replayed:
             pending.add(_store(request.events, outcome.positions, now, event_rows, tag_rows))
-            if isolate:
-                try:
-                    _insert(conn, event_rows, tag_rows)
-                except (IntegrityError, DataError) as error:
-                    raise MemberFailed(member, error) from error
-                event_rows, tag_rows = [], []
         outcomes.append(outcome)
-    try:
-        _insert(conn, event_rows, tag_rows)
-    except (IntegrityError, DataError) as error:
-        raise InsertFailed from error
+    _insert(conn, event_rows, tag_rows)
     return outcomes
 
 
