@@ -10,8 +10,9 @@ Deliberate choices:
 - The lifespan builds the access control first (it reads the tokens file; a bad one stops the
   start-up with a message that names no token) and says whether the API is open: loudly when
   it is and the service listens beyond localhost. Then it starts the storage engine, then the
-  one tail reader of the process that feeds
-  every stream (`app.streaming`); it stops them in the reverse order.
+  one tail reader of the process that feeds every stream (`app.streaming`); it stops them in
+  the reverse order. It yields them as the typed lifespan state (`app.api.state`), which the
+  routes read; nothing is kept on ``app.state``.
 - Access is checked by each route before its body is read (`app.api.guard`), not by a
   middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
 - Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``; credentials
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -42,8 +43,10 @@ from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.problems import install_problem_handlers, use_problem_media_type
 from app.api.request_limits import Limits
 from app.api.routes import events, ops, snapshots, stream, tickets
+from app.api.state import ServiceState
 from app.config import Settings
 from app.storage.factory import build_engine
+from app.storage.protocol import EventStorageEngine
 from app.streaming import TailReader
 
 logger = logging.getLogger(__name__)
@@ -95,31 +98,46 @@ class EventStoreApi(FastAPI):
         return self.openapi_schema
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    build_store: Callable[[Settings], EventStorageEngine] = build_engine,
+) -> FastAPI:
+    """The service for ``settings`` (the environment's by default). ``build_store`` makes its
+    storage engine in the lifespan (tests hand in engines of their own)."""
     settings = settings if settings is not None else Settings()
+    limits = Limits.of(settings)
+    metrics = ApiMetrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.access = access = AccessControl.from_settings(settings)
+    async def lifespan(_app: FastAPI) -> AsyncIterator[ServiceState]:
+        access = AccessControl.from_settings(settings)
         announce_access(access, settings)
         metrics.watch_streams(access.streams)
-        engine = build_engine(settings)
-        await engine.start()
-        metrics.watch_batches(engine.batch_stats)
-        tail = TailReader(
-            engine,
-            event_json,
-            batch_size=settings.stream_batch_size,
-            max_buffered=settings.stream_buffer_events,
-        )
-        await tail.start()
-        app.state.engine = engine
-        app.state.tail = tail
+        store = build_store(settings)
+        await store.start()
         try:
-            yield
+            metrics.watch_batches(store.batch_stats)
+            tail = TailReader(
+                store,
+                event_json,
+                batch_size=settings.stream_batch_size,
+                max_buffered=settings.stream_buffer_events,
+            )
+            await tail.start()
+            try:
+                yield ServiceState(
+                    settings=settings,
+                    limits=limits,
+                    metrics=metrics,
+                    access=access,
+                    store=store,
+                    tail=tail,
+                )
+            finally:
+                await tail.close()
         finally:
-            await tail.close()
-            await engine.close()
+            await store.close()
 
     app = EventStoreApi(
         title=TITLE,
@@ -127,10 +145,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         lifespan=lifespan,
     )
-    metrics = ApiMetrics()
-    app.state.settings = settings
-    app.state.limits = Limits.of(settings)
-    app.state.metrics = metrics
 
     access_log.install()
     install_problem_handlers(app)

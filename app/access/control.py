@@ -11,7 +11,8 @@ Deliberate choices:
   `Unauthorized` (401); a known token without the scope is `Forbidden` (403). Appends then take
   from the token's rate (`AppendRate`, 429 when over).
 - ``/metrics`` needs the ``metrics`` scope unless ``EVENTSTORE_METRICS_PUBLIC`` is set.
-- Built at start-up (`from_settings` reads the tokens file), kept on ``app.state``.
+- Built at start-up (`from_settings` reads the tokens file), kept in the service's state
+  (`app.api.state`).
 """
 
 from __future__ import annotations

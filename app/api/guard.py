@@ -11,8 +11,8 @@ Deliberate choices:
   for nothing. It is a route class, not a middleware, because the route knows its rule; no path
   has to be matched twice.
 - ``needs(Scope.READ, ticket=True)`` (the stream) also accepts ``?ticket=``; nothing else does.
-- The principal is kept in the request's state for the routes that count per token
-  (`principal_of`).
+- The principal is kept in the request's scope for the routes that count per token
+  (`app.api.state.principal_of`).
 - `document_security` adds the security schemes and the 401/403 answers to the OpenAPI document.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.access.control import AccessControl
-from app.access.tokens import ANONYMOUS, Principal, Scope
+from app.access.tokens import Scope
 from app.api.json_body import StrictJsonRoute
+from app.api.state import access_of, set_principal
 
 BEARER = "bearerAuth"
 TICKET = "streamTicket"
@@ -41,16 +41,6 @@ def needs(scope: Scope, *, ticket: bool = False) -> dict[str, Any]:
     if ticket:
         security.append({TICKET: []})
     return {"security": security}
-
-
-def access_of(request: Request) -> AccessControl:
-    access: AccessControl = request.app.state.access
-    return access
-
-
-def principal_of(request: Request) -> Principal:
-    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
-    return principal
 
 
 def _rule(openapi_extra: Mapping[str, Any] | None, where: str) -> tuple[Scope | None, bool]:
@@ -81,8 +71,8 @@ class GuardedRoute(StrictJsonRoute):
                     if takes_ticket and authorization is None
                     else None
                 )
-                request.state.principal = access.authorize(
-                    scope, authorization=authorization, ticket=ticket
+                set_principal(
+                    request, access.authorize(scope, authorization=authorization, ticket=ticket)
                 )
             return await handler(request)
 

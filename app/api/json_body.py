@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from app.api.request_limits import limits_scope
+from app.api.state import limits_of
 
 _LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
 MAX_DEPTH = 254
@@ -104,7 +105,7 @@ class StrictJsonRoute(APIRoute):
                             }
                         ]
                     )
-            with limits_scope(request.app.state.limits):
+            with limits_scope(limits_of(request)):
                 return await handler(strict)
 
         return strict_handler

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import app.main
 from app.__main__ import mask_password
+from app.config import Settings
+from app.main import create_app
 from app.storage.memory import MemoryEngine
+from app.storage.protocol import EventStorageEngine
 from tests.support.api import make_settings, running_app
 
 pytestmark = pytest.mark.anyio
@@ -24,23 +26,18 @@ class RecordingEngine(MemoryEngine):
         self.calls.append("close")
 
 
-def test_create_app_builds_no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object) -> None:
+def test_create_app_builds_no_engine() -> None:
+    def refuse(settings: Settings) -> EventStorageEngine:
         raise AssertionError("the engine must be built in the lifespan, not by create_app")
 
-    monkeypatch.setattr(app.main, "build_engine", refuse)
-
-    created = app.main.create_app(make_settings(database_url="sqlite+aiosqlite:////no/such.db"))
-
-    assert not hasattr(created.state, "engine")
+    create_app(make_settings(database_url="sqlite+aiosqlite:////no/such.db"), build_store=refuse)
 
 
-async def test_lifespan_starts_the_engine_and_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_lifespan_starts_the_engine_and_closes_it() -> None:
     engine = RecordingEngine()
-    monkeypatch.setattr(app.main, "build_engine", lambda settings: engine)
 
-    async with running_app(make_settings()) as running:
-        assert running.state.engine is engine
+    async with running_app(make_settings(), store=engine) as running:
+        assert running.state["store"] is engine
         assert engine.calls == ["start"]
 
     assert engine.calls == ["start", "close"]

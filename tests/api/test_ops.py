@@ -26,11 +26,17 @@ pytestmark = pytest.mark.anyio
 
 
 class UnreachableEngine(MemoryEngine):
+    """An in-memory store whose database stops answering when ``reachable`` is cleared."""
+
+    reachable = True
+
     async def ping(self) -> None:
-        raise StorageUnavailable("connection refused")
+        await self.head()
 
     async def head(self) -> int:
-        raise StorageUnavailable("connection refused")
+        if not self.reachable:
+            raise StorageUnavailable("connection refused")
+        return await super().head()
 
 
 async def test_head_of_an_empty_store_is_zero(client: httpx.AsyncClient) -> None:
@@ -61,9 +67,9 @@ async def test_readyz_says_ready_when_the_database_answers(client: httpx.AsyncCl
 
 
 async def test_readyz_is_503_with_retry_after_when_the_database_does_not_answer() -> None:
-    async with running_app(make_settings()) as app, client_for(app) as client:
-        app.state.engine = UnreachableEngine()
-
+    store = UnreachableEngine()
+    async with api_client(store=store) as client:
+        store.reachable = False
         response = await client.get("/readyz")
         health = await client.get("/healthz")
 
@@ -74,9 +80,9 @@ async def test_readyz_is_503_with_retry_after_when_the_database_does_not_answer(
 
 
 async def test_storage_unavailable_on_any_route_is_503() -> None:
-    async with running_app(make_settings()) as app, client_for(app) as client:
-        app.state.engine = UnreachableEngine()
-
+    store = UnreachableEngine()
+    async with api_client(store=store) as client:
+        store.reachable = False
         response = await client.get("/v1/head")
 
     assert_problem(response, 503, "about:blank")
@@ -163,7 +169,7 @@ def _sample(text: str, name: str) -> float:
 async def test_metrics_show_the_streams_open_now() -> None:
     """Streams hold their slot until their response ends; the gauge reads the slots."""
     async with running_app(make_settings()) as app, client_for(app) as client:
-        streams = app.state.access.streams
+        streams = app.state["access"].streams
         held = [streams.acquire(ANONYMOUS), streams.acquire(ANONYMOUS)]
         assert _sample((await client.get("/metrics")).text, "eventstore_streams_open") == 2
         held[0].release()

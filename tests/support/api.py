@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 from uuid import uuid4
 
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
+from app.api.state import ServiceState
 from app.config import Settings
 from app.main import create_app
+from app.storage.protocol import EventStorageEngine
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -40,21 +43,45 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@dataclass(frozen=True)
+class RunningApp:
+    """An app whose lifespan runs, called as a server calls it: each request's scope gets a
+    shallow copy of the lifespan ``state``, as uvicorn gives it."""
+
+    app: FastAPI
+    state: ServiceState
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app({**scope, "state": dict(self.state)}, receive, send)
+
+
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
-    async with LifespanManager(app):
-        yield app
+async def running_app(
+    settings: Settings, *, store: EventStorageEngine | None = None
+) -> AsyncIterator[RunningApp]:
+    """`create_app(settings)` with its lifespan running; ``store`` replaces the engine that
+    the settings would build."""
+    app = (
+        create_app(settings) if store is None else create_app(settings, build_store=lambda _: store)
+    )
+    async with LifespanManager(app) as manager:
+        # asgi-lifespan keeps the state the lifespan yielded here (it has no public accessor).
+        yield RunningApp(app, cast(ServiceState, manager._state))
 
 
-def client_for(app: FastAPI, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+def client_for(app: RunningApp, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     return httpx.AsyncClient(transport=transport, base_url="http://eventstore.test")
 
 
 @asynccontextmanager
-async def api_client(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(settings or make_settings()) as app, client_for(app) as client:
+async def api_client(
+    settings: Settings | None = None, *, store: EventStorageEngine | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        running_app(settings or make_settings(), store=store) as app,
+        client_for(app) as client,
+    ):
         yield client
 
 

@@ -29,10 +29,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.access.tokens import Scope
 from app.api import schemas
-from app.api.deps import metrics_of, settings_of, store_of
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.guard import GuardedRoute, needs
 from app.api.problems import problem_responses
+from app.api.state import metrics_of, settings_of, store_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
 from app.domain import ReadResult

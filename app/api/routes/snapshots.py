@@ -18,10 +18,10 @@ from fastapi import APIRouter, Path, Request, Response
 
 from app.access.tokens import Scope
 from app.api import schemas
-from app.api.deps import store_of
 from app.api.encoding import json_response, snapshot_body
 from app.api.guard import GuardedRoute, needs
 from app.api.problems import problem_responses
+from app.api.state import store_of
 from app.errors import SnapshotNotFound
 
 router = APIRouter(tags=["snapshots"], route_class=GuardedRoute)

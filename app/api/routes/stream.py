@@ -45,9 +45,9 @@ from starlette.types import Scope as ASGIScope
 from app.access.limits import StreamSlot
 from app.access.tokens import Scope
 from app.api import schemas
-from app.api.deps import settings_of, store_of, tail_of
-from app.api.guard import GuardedRoute, access_of, needs, principal_of
+from app.api.guard import GuardedRoute, needs
 from app.api.problems import problem_responses
+from app.api.state import access_of, principal_of, settings_of, store_of, tail_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
 from app.streaming import TailReader

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request, Response
 from app.access.tokens import Scope
 from app.api import schemas
 from app.api.encoding import json_response
-from app.api.guard import GuardedRoute, access_of, needs, principal_of
+from app.api.guard import GuardedRoute, needs
+from app.api.state import access_of, principal_of
 
 router = APIRouter(tags=["streams"], route_class=GuardedRoute)
 
