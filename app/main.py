@@ -19,7 +19,7 @@ Deliberate choices:
   allowed, so origins are always named, never ``*``), metrics (every
   answer is counted, 413s included), body limit,
   then FastAPI's own exception handling, which `app.api.problems` fills in.
-- Every error response in the OpenAPI document is declared as ``application/problem+json``.
+- The OpenAPI document is shaped in one place, `app.api.openapi`.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from app.access.control import AccessControl
 from app.api import access_log
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.encoding import event_json
-from app.api.guard import document_security
 from app.api.metrics import ApiMetrics, MetricsMiddleware
-from app.api.problems import install_problem_handlers, use_problem_media_type
+from app.api.openapi import EventStoreApi
+from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
 from app.api.routes import events, ops, snapshots, stream, tickets
 from app.api.state import ServiceState
@@ -89,13 +89,6 @@ def announce_access(access: AccessControl, settings: Settings) -> None:
             "EVENTSTORE_API_TOKENS_FILE.",
             settings.host,
         )
-
-
-class EventStoreApi(FastAPI):
-    def openapi(self) -> dict[str, Any]:
-        if not self.openapi_schema:
-            self.openapi_schema = document_security(use_problem_media_type(super().openapi()))
-        return self.openapi_schema
 
 
 def create_app(

@@ -13,7 +13,7 @@ Deliberate choices:
 - ``needs(Scope.READ, ticket=True)`` (the stream) also accepts ``?ticket=``; nothing else does.
 - The principal is kept in the request's scope for the routes that count per token
   (`app.api.state.principal_of`).
-- `document_security` adds the security schemes and the 401/403 answers to the OpenAPI document.
+- `app.api.openapi` adds the security schemes and the 401/403 answers to the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -77,44 +77,3 @@ class GuardedRoute(StrictJsonRoute):
             return await handler(request)
 
         return guarded_handler
-
-
-_AUTH_RESPONSES: dict[str, dict[str, Any]] = {
-    "401": {
-        "description": "No token, or one that is not known (`/problems/unauthorized`).",
-        "headers": {
-            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer ...`"}
-        },
-    },
-    "403": {"description": "The token lacks the scope this needs (`/problems/forbidden`)."},
-}
-
-
-def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Declare the security schemes, and the 401/403 problems of every guarded operation."""
-    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes[BEARER] = {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An API token. Scopes (named in each operation's requirement): read, "
-        "append, snapshot, metrics. With no tokens configured the service is open.",
-    }
-    schemes[TICKET] = {
-        "type": "apiKey",
-        "in": "query",
-        "name": TICKET_PARAMETER,
-        "description": "A stream ticket from `POST /v1/stream-tickets`, for EventSource "
-        "(which cannot send headers); accepted by the stream only.",
-    }
-    problem = {"$ref": "#/components/schemas/Problem"}
-    for path_item in openapi.get("paths", {}).values():
-        for operation in path_item.values():
-            if isinstance(operation, dict) and operation.get("security"):
-                responses = operation.setdefault("responses", {})
-                for status, response in _AUTH_RESPONSES.items():
-                    responses[status] = {
-                        **response,
-                        "content": {"application/problem+json": {"schema": problem}},
-                    }
-                operation["responses"] = dict(sorted(responses.items()))
-    return openapi

@@ -40,7 +40,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from app.api.schemas import ConflictProblem, Problem, ValidationProblem
 from app.errors import (
     AppendConditionFailed,
     EventIdReused,
@@ -248,56 +247,3 @@ async def _handle(request: Request, exc: Exception) -> Response:
 def install_problem_handlers(app: FastAPI) -> None:
     for exc_class in (EventStoreError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(exc_class, _handle)
-
-
-# --- OpenAPI ----------------------------------------------------------------------------------
-
-_DESCRIPTIONS = {
-    400: "The request could not be read.",
-    404: "Not found (`/problems/not-found`).",
-    409: "The append condition failed; nothing was stored (`/problems/append-condition-failed`).",
-    413: "Over the configured size limits (`/problems/payload-too-large`).",
-    422: "Malformed input (`/problems/validation`, with `errors`).",
-    429: "Over a limit of the token or the service (`/problems/too-many-requests`); retry after "
-    "`Retry-After` seconds.",
-    503: "The database is not available; retry after `Retry-After` seconds.",
-}
-
-
-def problem_responses(
-    *statuses: int, models: Mapping[int, Any] | None = None, **descriptions: str
-) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entries of a route for the problems it can answer.
-
-    ``models`` overrides the schema of a status (409 defaults to `ConflictProblem`, 422 to
-    `ValidationProblem`, others to `Problem`); ``descriptions`` (keyed ``s422`` etc.) override a
-    description. `use_problem_media_type` moves these schemas under ``application/problem+json``.
-    """
-    default_models: dict[int, Any] = {409: ConflictProblem, 422: ValidationProblem}
-    chosen = {**default_models, **(models or {})}
-    responses: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        response: dict[str, Any] = {
-            "model": chosen.get(status, Problem),
-            "description": descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "")),
-        }
-        if status in (429, 503):
-            response["headers"] = {
-                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
-            }
-        responses[status] = response
-    return responses
-
-
-def use_problem_media_type(openapi: dict[str, Any]) -> dict[str, Any]:
-    """In an OpenAPI document, declare every 4xx/5xx body as ``application/problem+json``
-    (FastAPI files the schemas of extra responses under the route's own media type)."""
-    for path_item in openapi.get("paths", {}).values():
-        for operation in path_item.values():
-            if not isinstance(operation, dict):
-                continue
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content")
-                if status[:1] in {"4", "5"} and content and "application/json" in content:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
-    return openapi

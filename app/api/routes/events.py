@@ -10,7 +10,7 @@ Deliberate choices:
   limits, but its query is one the server will not run. The models count these lists before
   validating their elements (`app.api.request_limits`).
 - ``X-Correlation-ID`` / ``X-Causation-ID`` are read from the request and declared in the OpenAPI
-  document by hand, not as FastAPI header parameters (see app/api/deps.py on per-request cost).
+  document by hand, not as FastAPI header parameters (see app/api/state.py on per-request cost).
   They are written into each event's metadata as
   ``correlation_id`` / ``causation_id`` unless the event's metadata already has them; then the
   ``metadata_tag_keys`` tags are derived (so a correlation id can become a tag too). A retry of
@@ -31,7 +31,7 @@ from app.access.tokens import Scope
 from app.api import schemas
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.guard import GuardedRoute, needs
-from app.api.problems import problem_responses
+from app.api.openapi import header_parameter, problem_responses
 from app.api.state import metrics_of, settings_of, store_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -55,20 +55,12 @@ CAUSATION_HEADER = "X-Causation-ID"
     openapi_extra={
         **needs(Scope.APPEND),
         "parameters": [
-            {
-                "name": CORRELATION_HEADER,
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "Recorded as `metadata.correlation_id` unless present.",
-            },
-            {
-                "name": CAUSATION_HEADER,
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "Recorded as `metadata.causation_id` unless present.",
-            },
+            header_parameter(
+                CORRELATION_HEADER, "Recorded as `metadata.correlation_id` unless present."
+            ),
+            header_parameter(
+                CAUSATION_HEADER, "Recorded as `metadata.causation_id` unless present."
+            ),
         ],
     },
     responses={
@@ -87,8 +79,9 @@ CAUSATION_HEADER = "X-Causation-ID"
             429,
             503,
             models={422: schemas.ValidationProblem | schemas.Problem},
-            s422="Malformed input (`/problems/validation`), or an event id already stored by "
-            "another append (`/problems/event-id-reused`).",
+            s422="Malformed input (`/problems/validation`), an event id already stored by "
+            "another append (`/problems/event-id-reused`), or rows the database itself refused "
+            "(`/problems/write-refused`).",
         ),
     },
 )

@@ -24,7 +24,7 @@ from app.access.tokens import Scope
 from app.api import schemas
 from app.api.encoding import json_response
 from app.api.guard import OPEN, GuardedRoute, needs
-from app.api.problems import problem_responses
+from app.api.openapi import problem_responses
 from app.api.state import metrics_of, store_of
 
 router = APIRouter(tags=["operations"], route_class=GuardedRoute)

@@ -20,7 +20,7 @@ from app.access.tokens import Scope
 from app.api import schemas
 from app.api.encoding import json_response, snapshot_body
 from app.api.guard import GuardedRoute, needs
-from app.api.problems import problem_responses
+from app.api.openapi import problem_responses
 from app.api.state import store_of
 from app.errors import SnapshotNotFound
 
@@ -42,7 +42,9 @@ Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")
         413,
         422,
         503,
-        s422="Malformed input, or `position` above the head (`/problems/validation`).",
+        models={422: schemas.ValidationProblem | schemas.Problem},
+        s422="Malformed input, or `position` above the head (`/problems/validation`); or a row "
+        "the database itself refused (`/problems/write-refused`).",
     ),
 )
 async def put_snapshot(
@@ -76,7 +78,13 @@ async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
     status_code=204,
     openapi_extra=needs(Scope.SNAPSHOT),
     response_class=Response,
-    responses=problem_responses(422, 503),
+    responses=problem_responses(
+        422,
+        503,
+        models={422: schemas.ValidationProblem | schemas.Problem},
+        s422="Malformed input (`/problems/validation`), or a deletion the database itself "
+        "refused (`/problems/write-refused`).",
+    ),
 )
 async def delete_snapshot(name: Name, key: Key, request: Request) -> Response:
     await store_of(request).delete_snapshot(name, key)

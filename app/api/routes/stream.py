@@ -46,7 +46,7 @@ from app.access.limits import StreamSlot
 from app.access.tokens import Scope
 from app.api import schemas
 from app.api.guard import GuardedRoute, needs
-from app.api.problems import problem_responses
+from app.api.openapi import problem_responses
 from app.api.state import access_of, principal_of, settings_of, store_of, tail_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
