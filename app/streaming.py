@@ -132,12 +132,6 @@ class Subscription:
                 self._wake.clear()
                 await self._wake.wait()
 
-    async def events(self) -> AsyncIterator[Delivery]:
-        """`batches`, one event at a time."""
-        async for batch in self.batches():
-            for delivery in batch:
-                yield delivery
-
     def close(self) -> None:
         self._tail.leave(self)
 

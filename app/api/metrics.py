@@ -36,13 +36,14 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access.limits import StreamSlots
+from app.api.problems import HTTP_METHODS
 from app.domain import AppendResult
 from app.storage.protocol import BatchStats
 
 UNMATCHED_ROUTE = "<unmatched>"
 LONG_LIVED_ROUTES = frozenset({"/v1/events/stream"})
 """Counted, but kept out of the latency histogram: a stream lasts as long as its client."""
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_KNOWN_METHODS = frozenset(HTTP_METHODS)
 
 
 class ApiMetrics:

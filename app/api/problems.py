@@ -225,7 +225,8 @@ def problem_for(request: Request, exc: Exception) -> Response:
             return problem_response(500, detail="an unexpected error occurred; it was logged")
 
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""The methods the service tells apart (in ``Allow``, and in the metrics' labels)."""
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -235,7 +236,7 @@ def _allowed_methods(request: Request) -> list[str]:
     base = {"type": "http", "path": request.scope["path"], "root_path": "", "headers": []}
     return [
         method
-        for method in _METHODS
+        for method in HTTP_METHODS
         if any(route.matches({**base, "method": method})[0] is Match.FULL for route in routes)
     ]
 

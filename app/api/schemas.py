@@ -42,6 +42,8 @@ from pydantic import (
     PositiveInt,
     StrictBool,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -69,9 +71,15 @@ _NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
 EventTypeName = Annotated[
     str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
 ]
+MAX_TAG_LENGTH = 256
 Tag = Annotated[
-    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_refuse_nul), _NO_NUL
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH),
+    AfterValidator(_refuse_nul),
+    _NO_NUL,
 ]
+_TAG: TypeAdapter[str] = TypeAdapter(Tag)
+"""The tag rule, for tags the service derives itself (`to_event_input`)."""
 SnapshotNamePart = Annotated[
     str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
 ]
@@ -325,12 +333,23 @@ class ConflictProblem(Problem):
 # --- conversion to domain values --------------------------------------------------------------
 
 
-def _invalid(loc: Sequence[str | int], msg: str, error_type: str) -> RequestValidationError:
+def invalid(
+    loc: Sequence[str | int], msg: str, error_type: str = "value_error"
+) -> RequestValidationError:
+    """A 422 validation problem with one error, for checks the models cannot make."""
     return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": error_type}])
 
 
 def to_query_item(types: Sequence[str], tags: Sequence[str]) -> domain.QueryItem:
     return domain.QueryItem(types=tuple(types), tags=tuple(tags))
+
+
+def query_of_parameters(types: Sequence[str], tags: Sequence[str]) -> domain.Query:
+    """The query of repeatable ``type``/``tag`` parameters: one item, or every event when
+    neither is given."""
+    if not types and not tags:
+        return domain.MATCH_ALL
+    return domain.Query(items=(to_query_item(types, tags),))
 
 
 def to_query(query: Query | None) -> domain.Query:
@@ -382,13 +401,15 @@ def to_event_input(
         if value is None:
             continue
         tag = f"{key}:{value}"
-        if len(tag) > 256 or "\x00" in tag:
-            raise _invalid(
+        try:
+            _TAG.validate_python(tag)
+        except ValidationError as error:
+            raise invalid(
                 ("body", "events", index, "metadata", key),
-                f"the tag {key}:<value> derived from this metadata value must be at most 256 "
-                "characters, without NUL",
+                f"the tag {key}:<value> derived from this metadata value must be a valid tag "
+                f"(at most {MAX_TAG_LENGTH} characters, without NUL)",
                 "derived_tag_invalid",
-            )
+            ) from error
         tags.setdefault(tag)
     return domain.EventInput(
         type=event.type,

@@ -14,7 +14,7 @@ import pytest
 from app.api.encoding import event_json
 from app.domain import MATCH_ALL, EventInput, Query, ReadResult
 from app.storage.memory import MemoryEngine
-from app.streaming import Delivery, TailReader
+from app.streaming import Delivery, Subscription, TailReader
 
 pytestmark = pytest.mark.anyio
 
@@ -55,6 +55,17 @@ async def running_tail(engine: MemoryEngine, **options: int) -> AsyncIterator[Ta
         await tail.close()
 
 
+async def one_by_one(subscription: Subscription) -> AsyncIterator[Delivery]:
+    """The subscription's deliveries one at a time, as its batches bring them."""
+    async for batch in subscription.batches():
+        for delivery in batch:
+            yield delivery
+
+
+def subscribe(tail: TailReader, after: int) -> AsyncIterator[Delivery]:
+    return one_by_one(tail.subscribe(MATCH_ALL, after=after))
+
+
 async def take(deliveries: AsyncIterator[Delivery], count: int) -> list[int]:
     with anyio.fail_after(WAIT):
         return [(await anext(deliveries)).position for _ in range(count)]
@@ -72,7 +83,7 @@ async def test_subscriber_joining_while_the_tail_is_behind_gets_history_then_liv
     async with running_tail(engine, batch_size=3) as tail:
         await store(engine, 10)  # the tail has not run since it started at 5
         assert (tail.position, await engine.head()) == (5, 15)
-        deliveries = tail.subscribe(MATCH_ALL, after=2).events()
+        deliveries = subscribe(tail, 2)
         assert await take(deliveries, 13) == list(range(3, 16))
         await store(engine, 2)
         assert await take(deliveries, 2) == [16, 17]
@@ -88,7 +99,7 @@ async def test_writes_during_catch_up_arrive_once_in_order() -> None:
             await asyncio.sleep(0)
 
     async with running_tail(engine, batch_size=4) as tail, anyio.create_task_group() as tg:
-        deliveries = tail.subscribe(MATCH_ALL, after=0).events()
+        deliveries = subscribe(tail, 0)
         tg.start_soon(write)
         assert await take(deliveries, 40 + 14 * 6) == list(range(1, 40 + 14 * 6 + 1))
 
@@ -96,7 +107,7 @@ async def test_writes_during_catch_up_arrive_once_in_order() -> None:
 async def test_lagging_subscriber_falls_back_to_catch_up_without_gap_or_duplicate() -> None:
     engine = YieldingEngine()
     async with running_tail(engine, batch_size=4, max_buffered=3) as tail:
-        deliveries = tail.subscribe(MATCH_ALL, after=0).events()
+        deliveries = subscribe(tail, 0)
         await store(engine, 2)
         assert await take(deliveries, 1) == [1]  # live, with 2 buffered
         assert tail.subscribers == 1
@@ -112,8 +123,8 @@ async def test_lagging_subscriber_falls_back_to_catch_up_without_gap_or_duplicat
 async def test_stopping_the_tail_ends_every_subscription() -> None:
     engine = YieldingEngine()
     async with running_tail(engine) as tail:
-        waiting = tail.subscribe(MATCH_ALL, after=0).events()
-        catching_up = tail.subscribe(MATCH_ALL, after=0).events()
+        waiting = subscribe(tail, 0)
+        catching_up = subscribe(tail, 0)
         await store(engine, 3)
         assert await take(waiting, 3) == [1, 2, 3]  # live, waiting for more
         assert await take(catching_up, 1) == [1]  # in its history read of 1..3
@@ -126,4 +137,4 @@ async def test_stopping_the_tail_ends_every_subscription() -> None:
                 await pending
             # One catching up ends too, at the latest after the history batch at hand.
             assert [d.position async for d in catching_up] in ([], [2, 3])
-            assert [d async for d in tail.subscribe(MATCH_ALL, after=0).events()] == []
+            assert [d async for d in subscribe(tail, 0)] == []

@@ -5,9 +5,9 @@ iteration, query, marker, batch id), so that the final log alone shows whether a
 decision ignored an event it should have seen.
 
 Types and tags come from small vocabularies, so that the clients' queries and events really
-collide. The matching rule of the contract (/work/shared/API.md, "Query") is implemented here
-again, independently of `app.domain.matches`, to judge the store by the contract rather than by
-its own code.
+collide. The matching rule of the API contract ("Query") is implemented here again,
+independently of `app.domain.matches`, to judge the store by the contract rather than by its own
+code.
 """
 
 from __future__ import annotations

@@ -148,10 +148,7 @@ async def list_events(
     """The same read for curl: the ``type``s and ``tag``s form one query item; with neither,
     every event matches. Unknown parameters are refused (422)."""
     store, settings = store_of(request), settings_of(request)
-    if params.types or params.tags:
-        query = DomainQuery(items=(schemas.to_query_item(params.types, params.tags),))
-    else:
-        query = DomainQuery()
+    query = schemas.query_of_parameters(params.types, params.tags)
     return read_response(await _read(store, settings, query, params))
 
 

@@ -81,16 +81,12 @@ STREAM_DESCRIPTION = (
 )
 
 
-def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
-
-
 def stream_query(types: list[str], tags: list[str], query: str | None) -> DomainQuery:
     """The stream's query from ``type``/``tag`` or ``query`` (the app's limits are checked by
     the models, `app.api.request_limits`)."""
     if query is not None:
         if types or tags:
-            raise _invalid(("query", "query"), "give either type/tag or query, not both")
+            raise schemas.invalid(("query", "query"), "give either type/tag or query, not both")
         try:
             parsed = schemas.Query.model_validate_json(query)
         except ValidationError as error:
@@ -98,9 +94,7 @@ def stream_query(types: list[str], tags: list[str], query: str | None) -> Domain
                 [{**e, "loc": ("query", "query", *e["loc"])} for e in error.errors()]
             ) from error
         return schemas.to_query(parsed)
-    if not types and not tags:
-        return DomainQuery()
-    return DomainQuery(items=(schemas.to_query_item(types, tags),))
+    return schemas.query_of_parameters(types, tags)
 
 
 MAX_POSITION_DIGITS = 30
@@ -112,7 +106,9 @@ def resume_position(last_event_id: str | None) -> int | None:
     if last_event_id is None:
         return None
     if not last_event_id.isdecimal() or len(last_event_id) > MAX_POSITION_DIGITS:
-        raise _invalid(("header", "last-event-id"), "must be a position (a non-negative integer)")
+        raise schemas.invalid(
+            ("header", "last-event-id"), "must be a position (a non-negative integer)"
+        )
     return int(last_event_id)
 
 
