@@ -24,7 +24,7 @@ USER eventstore
 # No source tree in the working directory: `python -m app` runs the installed package.
 WORKDIR /data
 VOLUME /data
-ENV EVENTSTORE_DATABASE_URL=sqlite+aiosqlite:////data/eventstore.db
+ENV EVENTSTORE_DATABASE_URL=sqlite:////data/eventstore.db
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \

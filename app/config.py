@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///eventstore.db"
+DEFAULT_DATABASE_URL = "sqlite:///eventstore.db"
 
 
 class Settings(BaseSettings):
@@ -20,8 +20,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL of the store: sqlite+aiosqlite:///path.db or "
-        "postgresql+asyncpg://user@host/db. `memory://` keeps events in memory only.",
+        description="SQLAlchemy URL of the store: sqlite:///path.db (a file; `sqlite+aiosqlite` "
+        "is accepted as the same) or postgresql+asyncpg://user@host/db. `memory://` keeps "
+        "events in memory only.",
     )
     host: str = Field("127.0.0.1", description="Address `python -m app` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `python -m app` listens on.")

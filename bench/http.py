@@ -186,7 +186,7 @@ def server(target: str, store: str, args: argparse.Namespace) -> Iterator[Servic
     if target == "floor":
         module = "bench.floor"
     elif target == "sqlite":
-        env["EVENTSTORE_DATABASE_URL"] = f"sqlite+aiosqlite:///{args.workdir}/{store}.db"
+        env["EVENTSTORE_DATABASE_URL"] = f"sqlite:///{args.workdir}/{store}.db"
     else:  # the caller has emptied the database (`recreate_schema`)
         env["EVENTSTORE_DATABASE_URL"] = args.postgres
     with service_process(module, env, cpu=SERVER_CPU, startup_seconds=30) as service:

@@ -766,7 +766,7 @@ async def bench(args: argparse.Namespace) -> Results:
     pin(0, CLIENT_CPU)
     results = Results()
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as workdir:
-        url = args.postgres or f"sqlite+aiosqlite:///{workdir}/stream.db"
+        url = args.postgres or f"sqlite:///{workdir}/stream.db"
         if args.postgres:
             await recreate_schema(args.postgres)
         env = {"EVENTSTORE_DATABASE_URL": url}

@@ -30,7 +30,7 @@ def test_create_app_builds_no_engine() -> None:
     def refuse(settings: Settings) -> EventStorageEngine:
         raise AssertionError("the engine must be built in the lifespan, not by create_app")
 
-    create_app(make_settings(database_url="sqlite+aiosqlite:////no/such.db"), build_store=refuse)
+    create_app(make_settings(database_url="sqlite:////no/such.db"), build_store=refuse)
 
 
 async def test_lifespan_starts_the_engine_and_closes_it() -> None:
@@ -48,7 +48,7 @@ async def test_lifespan_starts_the_engine_and_closes_it() -> None:
     [
         ("postgresql+asyncpg://user:s3cret@db:5432/es", "postgresql+asyncpg://user:***@db:5432/es"),
         ("postgresql+asyncpg://user@db/es", "postgresql+asyncpg://user@db/es"),
-        ("sqlite+aiosqlite:///eventstore.db", "sqlite+aiosqlite:///eventstore.db"),
+        ("sqlite:///eventstore.db", "sqlite:///eventstore.db"),
     ],
 )
 def test_start_up_line_masks_the_database_password(url: str, shown: str) -> None:

@@ -141,7 +141,7 @@ async def test_each_app_has_its_own_metrics() -> None:
 
 
 async def test_metrics_show_how_appends_were_grouped_into_transactions(tmp_path: Path) -> None:
-    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db")
+    settings = make_settings(database_url=f"sqlite:///{tmp_path}/store.db")
     async with api_client(settings) as client:
         await append_ok(client, event("Alone"))
         together = await asyncio.gather(*(append(client, event(str(n))) for n in range(8)))

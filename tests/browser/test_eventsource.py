@@ -103,7 +103,7 @@ def service(
     that nothing starts when the browser tests are skipped)."""
     store = tmp_path_factory.mktemp("store") / "store.db"
     env = {
-        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_DATABASE_URL": f"sqlite:///{store}",
         "EVENTSTORE_CORS_ORIGINS": json.dumps([allowed_site.origin]),
     }
     with live_server(env) as url:
@@ -184,7 +184,7 @@ def short_stream_service(
     """Like ``service``, but every stream ends after half a second: EventSource reconnects."""
     store = tmp_path_factory.mktemp("store") / "store.db"
     env = {
-        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_DATABASE_URL": f"sqlite:///{store}",
         "EVENTSTORE_CORS_ORIGINS": json.dumps([allowed_site.origin]),
         "EVENTSTORE_STREAM_MAX_SECONDS": "0.5",
     }

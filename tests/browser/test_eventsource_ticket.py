@@ -162,7 +162,7 @@ def write_page(
 
 def start_service(site: StaticSite, store: str, **settings: str) -> Iterator[str]:
     env = {
-        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_DATABASE_URL": f"sqlite:///{store}",
         "EVENTSTORE_API_TOKENS": json.dumps(TOKENS),
         "EVENTSTORE_CORS_ORIGINS": json.dumps([site.origin]),
         "EVENTSTORE_STREAM_TICKET_SECONDS": "300",

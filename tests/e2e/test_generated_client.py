@@ -65,7 +65,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = tmp_path_factory.mktemp("store") / "store.db"
-    with live_server({"EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}"}) as url:
+    with live_server({"EVENTSTORE_DATABASE_URL": f"sqlite:///{store}"}) as url:
         yield url
 
 
@@ -74,7 +74,7 @@ def guarded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server with a read+append token and a read-only one."""
     store = tmp_path_factory.mktemp("store") / "store.db"
     env = {
-        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_DATABASE_URL": f"sqlite:///{store}",
         "EVENTSTORE_API_TOKENS": json.dumps({WRITER: ["read", "append"], READER: ["read"]}),
     }
     with live_server(env) as url:

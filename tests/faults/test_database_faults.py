@@ -296,7 +296,7 @@ def write_lock_held(path: Path) -> Iterator[None]:
 
 async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    url = f"sqlite:///{path}"
     with service(url, sqlite_busy_timeout_ms="200") as process:
         base_url = process.base_url
         async with (

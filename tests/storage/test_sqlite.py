@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 
 
 def settings_for(path: Path, **overrides: object) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{path}", **overrides)  # type: ignore[arg-type]
+    return Settings(database_url=f"sqlite:///{path}", **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -106,9 +106,26 @@ async def test_an_append_blocked_by_another_process_gives_up_as_unavailable(
         await store.close()
 
 
+async def test_the_aiosqlite_spelling_of_earlier_versions_opens_the_same_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    first = build_engine(Settings(database_url=f"sqlite:///{path}"))
+    await first.start()
+    await first.append([EventInput(type="A")])
+    await first.close()
+
+    again = build_engine(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
+    await again.start()
+    try:
+        assert await again.head() == 1
+    finally:
+        await again.close()
+
+
 def test_an_in_memory_sqlite_url_is_refused() -> None:
     with pytest.raises(ValueError, match="memory://"):
-        build_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+        build_engine(Settings(database_url="sqlite:///:memory:"))
 
 
 def test_an_unknown_database_url_is_refused() -> None:

@@ -20,7 +20,7 @@ ALLOWED = "http://allowed.test"
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = tmp_path_factory.mktemp("store") / "store.db"
     env = {
-        "EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}",
+        "EVENTSTORE_DATABASE_URL": f"sqlite:///{store}",
         "EVENTSTORE_CORS_ORIGINS": json.dumps([ALLOWED]),
     }
     with live_server(env) as url:

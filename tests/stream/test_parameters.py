@@ -21,7 +21,7 @@ VALIDATION = "/problems/validation"
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server for the module: these requests change nothing."""
     store = tmp_path_factory.mktemp("store") / "store.db"
-    with live_server({"EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{store}"}) as url:
+    with live_server({"EVENTSTORE_DATABASE_URL": f"sqlite:///{store}"}) as url:
         yield url
 
 

@@ -35,7 +35,7 @@ LOG_SECONDS = 10.0
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
+    database = f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
     env = service_env(database, api_tokens=TOKENS, log_level="info")
     with service_process("app", env) as process:
         yield process

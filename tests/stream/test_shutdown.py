@@ -30,7 +30,7 @@ async def until_closed(stream: SseStream) -> None:
 async def test_sigterm_with_open_streams_stops_the_server_promptly(tmp_path: Path) -> None:
     server = ExitStack()
     url = server.enter_context(
-        live_server({"EVENTSTORE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/store.db"})
+        live_server({"EVENTSTORE_DATABASE_URL": f"sqlite:///{tmp_path}/store.db"})
     )
     try:
         async with client_for(url) as client:

@@ -48,7 +48,7 @@ EARLY_SECONDS = 0.1
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server with tokens and long-lived tickets, shared by the tests that do not wait for
     an expiry (each works on its own tags)."""
-    database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
+    database = f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
     env = service_env(database, api_tokens=TOKENS, stream_ticket_seconds="300")
     with live_server(env) as url:
         yield url

@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(recreate_schema(args.postgres))
             database_url = args.postgres
         else:
-            database_url = f"sqlite+aiosqlite:///{Path(folder) / 'store.db'}"
+            database_url = f"sqlite:///{Path(folder) / 'store.db'}"
         target = make_url(database_url).render_as_string(hide_password=True)
         print(f"crashtest: {args.kills} kills on {target}, {args.clients} clients, seed {seed}")
         report = asyncio.run(

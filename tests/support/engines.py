@@ -33,7 +33,7 @@ async def database_url(name: str, tmp_path: Path) -> str:
     if name == "memory":
         return "memory://"
     if name == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        return f"sqlite:///{tmp_path}/store.db"
     url = os.environ.get(POSTGRES_URL_VARIABLE)
     if not url:
         postgres_unavailable(f"{POSTGRES_URL_VARIABLE} is not set")

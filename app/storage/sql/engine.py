@@ -171,6 +171,6 @@ def build_sql_engine(settings: Settings) -> SqlEngine:
 
         return SqlEngine(PostgresRunner(settings), settings)
     raise ValueError(
-        f"unsupported EVENTSTORE_DATABASE_URL {url!r}: use sqlite+aiosqlite:///path.db, "
+        f"unsupported EVENTSTORE_DATABASE_URL {url!r}: use sqlite:///path.db, "
         "postgresql+asyncpg://user@host/db or memory://"
     )

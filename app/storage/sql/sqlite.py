@@ -1,11 +1,12 @@
 """SQLite: the zero-configuration default, a file in the working directory.
 
-Why not aiosqlite, although the URL says ``sqlite+aiosqlite``: aiosqlite hops to its thread for
-every statement, and an append is six statements. Measured here, a conditional one-event append
-through SQLAlchemy async + aiosqlite ran at 813/s against 2,500/s for the same transaction run
-whole in a thread on the standard sqlite3 driver (synchronous=FULL; 991/s vs 5,929/s with
-synchronous=OFF). So this runner keeps the SQLAlchemy Core code and the URL, but runs each whole
-transaction on the standard driver in a database thread: one hop per transaction.
+Why not aiosqlite: it hops to its thread for every statement, and an append is six statements.
+Measured here, a conditional one-event append through SQLAlchemy async + aiosqlite ran at 813/s
+against 2,500/s for the same transaction run whole in a thread on the standard sqlite3 driver
+(synchronous=FULL; 991/s vs 5,929/s with synchronous=OFF). So this runner runs each whole
+transaction on the standard driver in a database thread: one hop per transaction, and no
+aiosqlite at all. The URL is ``sqlite:///path.db``; any driver named in it (``sqlite+aiosqlite``,
+the spelling of earlier versions) opens the same file with the standard driver.
 
 - One writer thread with one connection: writes from this process queue there in order, and each
   runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock at once (a deferred transaction
