@@ -1,4 +1,4 @@
-"""Wire models of the HTTP API, and their conversion to domain values.
+"""Wire models of the HTTP API; `app.api.conversion` turns them into domain values.
 
 Deliberate choices:
 
@@ -18,20 +18,19 @@ Deliberate choices:
 - Limits that depend on the settings of one app (``max_events_per_append``, ``max_query_items``,
   ``max_values_per_item``) are checked by the models, once, before the elements of the list are
   validated (`app.api.request_limits`): a 413 for events, a 422 ``too_long`` for the rest.
-- Payloads (``data``, ``metadata``, ``state``) are serialised once here with
-  `app.domain.dump_json`; the store keeps that text and responses embed it verbatim.
+- Payloads (``data``, ``metadata``, ``state``) are serialised once, when the models are converted
+  to domain values (`app.api.conversion`), with `app.domain.dump_json`; the store keeps that
+  text and responses embed it verbatim.
 - The response models only document the responses: routes build response bodies directly with
   orjson (`app.api.encoding`) and stored events are never re-validated through pydantic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -43,14 +42,12 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app import domain
 from app.api.request_limits import (
     Limits,
     at_most,
@@ -58,7 +55,6 @@ from app.api.request_limits import (
     items_message,
     values_message,
 )
-from app.domain import dump_json
 
 
 def _refuse_nul(value: str) -> str:
@@ -78,8 +74,8 @@ Tag = Annotated[
     AfterValidator(_refuse_nul),
     _NO_NUL,
 ]
-_TAG: TypeAdapter[str] = TypeAdapter(Tag)
-"""The tag rule, for tags the service derives itself (`to_event_input`)."""
+TAG: TypeAdapter[str] = TypeAdapter(Tag)
+"""The tag rule, for tags the service derives itself (`app.api.conversion`)."""
 SnapshotNamePart = Annotated[
     str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
 ]
@@ -328,103 +324,3 @@ class ValidationProblem(Problem):
 class ConflictProblem(Problem):
     head: int
     conflicting_position: int
-
-
-# --- conversion to domain values --------------------------------------------------------------
-
-
-def invalid(
-    loc: Sequence[str | int], msg: str, error_type: str = "value_error"
-) -> RequestValidationError:
-    """A 422 validation problem with one error, for checks the models cannot make."""
-    return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": error_type}])
-
-
-def to_query_item(types: Sequence[str], tags: Sequence[str]) -> domain.QueryItem:
-    return domain.QueryItem(types=tuple(types), tags=tuple(tags))
-
-
-def query_of_parameters(types: Sequence[str], tags: Sequence[str]) -> domain.Query:
-    """The query of repeatable ``type``/``tag`` parameters: one item, or every event when
-    neither is given."""
-    if not types and not tags:
-        return domain.MATCH_ALL
-    return domain.Query(items=(to_query_item(types, tags),))
-
-
-def to_query(query: Query | None) -> domain.Query:
-    if query is None:
-        return domain.MATCH_ALL
-    return domain.Query(items=tuple(to_query_item(item.types, item.tags) for item in query.items))
-
-
-def to_append_condition(condition: AppendCondition | None) -> domain.AppendCondition | None:
-    if condition is None:
-        return None
-    query = to_query(condition.fail_if_events_match)
-    return domain.AppendCondition(fail_if_events_match=query, after=condition.after)
-
-
-def _tag_value(value: Any) -> str | None:
-    """How a metadata value is written in a derived tag: strings as they are, numbers and
-    booleans as JSON writes them (``true``, ``1.5``); anything else derives no tag."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return dump_json(value)
-    return None
-
-
-def to_event_input(
-    event: EventInput,
-    *,
-    index: int,
-    correlation_id: str | None = None,
-    causation_id: str | None = None,
-    metadata_tag_keys: Sequence[str] = (),
-) -> domain.EventInput:
-    """The domain event to append.
-
-    ``correlation_id``/``causation_id`` (from the request headers) are written into the
-    metadata unless the event's metadata already has them. Then each key of
-    ``metadata_tag_keys`` present in the metadata with a scalar value adds the tag
-    ``key:value`` after the client's tags (a tag already present is not repeated).
-    """
-    metadata = event.metadata
-    if correlation_id is not None and "correlation_id" not in metadata:
-        metadata = {**metadata, "correlation_id": correlation_id}
-    if causation_id is not None and "causation_id" not in metadata:
-        metadata = {**metadata, "causation_id": causation_id}
-    tags = dict.fromkeys(event.tags)
-    for key in metadata_tag_keys:
-        value = _tag_value(metadata.get(key))
-        if value is None:
-            continue
-        tag = f"{key}:{value}"
-        try:
-            _TAG.validate_python(tag)
-        except ValidationError as error:
-            raise invalid(
-                ("body", "events", index, "metadata", key),
-                f"the tag {key}:<value> derived from this metadata value must be a valid tag "
-                f"(at most {MAX_TAG_LENGTH} characters, without NUL)",
-                "derived_tag_invalid",
-            ) from error
-        tags.setdefault(tag)
-    return domain.EventInput(
-        type=event.type,
-        data=dump_json(event.data),
-        tags=tuple(tags),
-        metadata=dump_json(metadata),
-        id=event.id,
-    )
-
-
-def to_snapshot_input(name: str, key: str, body: SnapshotPut) -> domain.SnapshotInput:
-    return domain.SnapshotInput(
-        name=name,
-        key=key,
-        position=body.position,
-        state=dump_json(body.state),
-        metadata=dump_json(body.metadata),
-    )

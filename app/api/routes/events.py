@@ -28,7 +28,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.access.tokens import Scope
-from app.api import schemas
+from app.api import conversion, schemas
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.guard import GuardedRoute, needs
 from app.api.openapi import header_parameter, problem_responses
@@ -89,7 +89,7 @@ async def append_events(body: schemas.AppendRequest, request: Request) -> Respon
     """Store the events atomically, in order, at consecutive positions, or none of them."""
     store, settings, metrics = store_of(request), settings_of(request), metrics_of(request)
     events = [
-        schemas.to_event_input(
+        conversion.to_event_input(
             event,
             index=index,
             correlation_id=request.headers.get(CORRELATION_HEADER),
@@ -98,7 +98,7 @@ async def append_events(body: schemas.AppendRequest, request: Request) -> Respon
         )
         for index, event in enumerate(body.events)
     ]
-    condition = schemas.to_append_condition(body.condition)
+    condition = conversion.to_append_condition(body.condition)
     try:
         result = await store.append(events, condition)
     except AppendConditionFailed:
@@ -124,7 +124,7 @@ async def read_events(
     when ``backwards``), at most ``limit``; page on with ``after = marker``. The body is optional:
     none (or ``{}``) reads every event."""
     store, settings = store_of(request), settings_of(request)
-    query = schemas.to_query(body.query)
+    query = conversion.to_query(body.query)
     if body.snapshot is None:
         return read_response(await _read(store, settings, query, body))
     snapshot = await store.get_snapshot(body.snapshot.name, body.snapshot.key)
@@ -148,7 +148,7 @@ async def list_events(
     """The same read for curl: the ``type``s and ``tag``s form one query item; with neither,
     every event matches. Unknown parameters are refused (422)."""
     store, settings = store_of(request), settings_of(request)
-    query = schemas.query_of_parameters(params.types, params.tags)
+    query = conversion.query_of_parameters(params.types, params.tags)
     return read_response(await _read(store, settings, query, params))
 
 

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from app.access.tokens import Scope
-from app.api import schemas
+from app.api import conversion, schemas
 from app.api.encoding import json_response, snapshot_body
 from app.api.guard import GuardedRoute, needs
 from app.api.openapi import problem_responses
@@ -52,7 +52,7 @@ async def put_snapshot(
 ) -> Response:
     """Store the state ``name`` of ``key``, folded up to ``position``, unless the stored one is
     newer."""
-    stored = await store_of(request).put_snapshot(schemas.to_snapshot_input(name, key, body))
+    stored = await store_of(request).put_snapshot(conversion.to_snapshot_input(name, key, body))
     return json_response(snapshot_body(stored))
 
 

@@ -44,7 +44,7 @@ from starlette.types import Scope as ASGIScope
 
 from app.access.limits import StreamSlot
 from app.access.tokens import Scope
-from app.api import schemas
+from app.api import conversion, schemas
 from app.api.guard import GuardedRoute, needs
 from app.api.openapi import problem_responses
 from app.api.state import access_of, principal_of, settings_of, store_of, tail_of
@@ -86,15 +86,15 @@ def stream_query(types: list[str], tags: list[str], query: str | None) -> Domain
     the models, `app.api.request_limits`)."""
     if query is not None:
         if types or tags:
-            raise schemas.invalid(("query", "query"), "give either type/tag or query, not both")
+            raise conversion.invalid(("query", "query"), "give either type/tag or query, not both")
         try:
             parsed = schemas.Query.model_validate_json(query)
         except ValidationError as error:
             raise RequestValidationError(
                 [{**e, "loc": ("query", "query", *e["loc"])} for e in error.errors()]
             ) from error
-        return schemas.to_query(parsed)
-    return schemas.query_of_parameters(types, tags)
+        return conversion.to_query(parsed)
+    return conversion.query_of_parameters(types, tags)
 
 
 MAX_POSITION_DIGITS = 30
@@ -106,7 +106,7 @@ def resume_position(last_event_id: str | None) -> int | None:
     if last_event_id is None:
         return None
     if not last_event_id.isdecimal() or len(last_event_id) > MAX_POSITION_DIGITS:
-        raise schemas.invalid(
+        raise conversion.invalid(
             ("header", "last-event-id"), "must be a position (a non-negative integer)"
         )
     return int(last_event_id)
