@@ -25,7 +25,7 @@ from pathlib import Path
 from app.access.__main__ import new_token
 from app.access.tokens import Scope, token_line
 from bench.http import ensure_wrk, run_wrk
-from bench.report import SERVER_CPU, Run
+from bench.http_report import SERVER_CPU, Run
 from tests.support.live_server import ServiceProcess, service_process
 
 MANY_TOKENS = 1000

@@ -15,7 +15,7 @@ plus socket errors and timeouts) and wrk's latency percentiles, from the first b
 written to the last byte of its response read.
 
 Targets:
-- ``floor``: `bench/floor.py`, the same HTTP surface that parses the same bodies and
+- ``floor``: `bench/http_floor.py`, the same HTTP surface that parses the same bodies and
   stores nothing (it is never filled; its ``read`` answers every read of either store size);
 - ``sqlite``: the service on a fresh SQLite file (the defaults: WAL, synchronous=FULL);
 - ``postgres``: the service on PostgreSQL, when ``--postgres`` gives a URL (its schema is reset
@@ -43,7 +43,7 @@ near 100% would be), and the sum of errors over the runs. events/s = req/s x eve
 floor's at the same workload (reads: ``read``) and concurrency, measured in this run; "vs 10k"
 (the ``--store-size``) divides a ``read-large`` req/s by the same target's ``read`` at the same
 concurrency. Then the in-process floors and the peer (`bench/direct.py`) run on the
-server's core, and `bench/report.py` prints both tables and the goals with their ratios.
+server's core, and `bench/http_report.py` prints both tables and the goals with their ratios.
 Not a test: nothing is asserted.
 """
 
@@ -67,7 +67,7 @@ import httpx
 import orjson
 
 from bench.direct import measure_direct
-from bench.report import (
+from bench.http_report import (
     CLIENT_CPU,
     EVENTS_PER_TAG,
     FILL_BATCH,
@@ -184,7 +184,7 @@ def server(target: str, store: str, args: argparse.Namespace) -> Iterator[Servic
     env = {"EVENTSTORE_LOG_LEVEL": "warning"}
     module = "app"
     if target == "floor":
-        module = "bench.floor"
+        module = "bench.http_floor"
     elif target == "sqlite":
         env["EVENTSTORE_DATABASE_URL"] = f"sqlite:///{args.workdir}/{store}.db"
     else:  # the caller has emptied the database (`recreate_schema`)

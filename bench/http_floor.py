@@ -4,7 +4,7 @@ It parses the same request bodies with the same pydantic models, answers with bo
 shape, and stores nothing, served by uvicorn with the same settings as `python -m app`. What the
 service costs beyond this is the price of storing and finding events.
 
-    python -m bench.floor --port 8001
+    python -m bench.http_floor --port 8001
 """
 
 from __future__ import annotations
