@@ -40,21 +40,7 @@ def put_snapshot(conn: Connection, snapshot: SnapshotInput, now: datetime) -> Sn
     current = get_snapshot(conn, snapshot.name, snapshot.key)
     if current is not None and current.position > snapshot.position:
         return current
-    values = {
-        "position": snapshot.position,
-        "state": snapshot.state,
-        "metadata": snapshot.metadata,
-        "stored_at": now,
-    }
-    if current is None:
-        conn.execute(insert(snapshots).values(name=snapshot.name, key=snapshot.key, **values))
-    else:
-        conn.execute(
-            update(snapshots)
-            .where(snapshots.c.name == snapshot.name, snapshots.c.key == snapshot.key)
-            .values(**values)
-        )
-    return Snapshot(
+    stored = Snapshot(
         name=snapshot.name,
         key=snapshot.key,
         position=snapshot.position,
@@ -62,6 +48,21 @@ def put_snapshot(conn: Connection, snapshot: SnapshotInput, now: datetime) -> Sn
         metadata=snapshot.metadata,
         stored_at=now,
     )
+    values = {
+        "position": stored.position,
+        "state": stored.state,
+        "metadata": stored.metadata,
+        "stored_at": stored.stored_at,
+    }
+    if current is None:
+        conn.execute(insert(snapshots).values(name=stored.name, key=stored.key, **values))
+    else:
+        conn.execute(
+            update(snapshots)
+            .where(snapshots.c.name == stored.name, snapshots.c.key == stored.key)
+            .values(**values)
+        )
+    return stored
 
 
 def delete_snapshot(conn: Connection, name: str, key: str) -> None:
