@@ -10,16 +10,18 @@ the same requests one after the other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.domain import MATCH_ALL, AppendCondition, AppendResult, EventInput
@@ -215,11 +217,21 @@ REFUSE_POISON = {
 async def refuse_poison(url: str) -> None:
     """Make the database itself refuse events of type Poison, as it would refuse a duplicate
     key: a failure only the database sees, inside the writer's transaction."""
-    database = create_async_engine(url)
-    async with database.begin() as conn:
-        for statement in REFUSE_POISON[conn.dialect.name]:
-            await conn.execute(text(statement))
-    await database.dispose()
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite":
+        with contextlib.closing(sqlite3.connect(str(target.database))) as conn:
+            for statement in REFUSE_POISON["sqlite"]:
+                conn.execute(statement)
+            conn.commit()
+        return
+    conn = await asyncpg.connect(
+        target.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        for statement in REFUSE_POISON["postgresql"]:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 async def test_a_member_the_database_refuses_does_not_fail_its_batch_mates(
