@@ -1,7 +1,12 @@
 """An empty PostgreSQL database for tests and benchmarks: `recreate_schema`.
 
-The one way the test suite and the benchmarks reset a database; `tests.engines` adds the
-skip-or-fail policy for a server that cannot be reached.
+The one way the test suite and the benchmarks reset a database; `tests.support.engines` adds
+the skip-or-fail policy for a server that cannot be reached.
+
+Only a database this module created is ever emptied: it creates the database it is given when
+the server does not have it, marks it with a comment (`MARK`), and refuses to touch a database
+without that mark. So pointing ``EVENTSTORE_TEST_POSTGRES_URL`` (or a benchmark's
+``--postgres``) at a database that holds anything else fails loudly instead of wiping it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,12 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
+
+MARK = "eventstore test database: created by its test suite, emptied by every run"
+
+
+class NotCreatedByTests(Exception):
+    """The database exists but was not created here: it is never emptied."""
 
 
 async def recreate_schema(url: str) -> None:
@@ -22,6 +33,15 @@ async def recreate_schema(url: str) -> None:
         await _create_database(target)
         connection = await _connect(target)
     try:
+        comment = await connection.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = current_database()"
+        )
+        if comment != MARK:
+            raise NotCreatedByTests(
+                f"the database {target.database!r} was not created by the test suite, so it is "
+                "not emptied: name a database that does not exist yet (it will be created)"
+            )
         # A connection left open by an earlier run must not make this wait forever.
         await connection.execute("SET lock_timeout = '10s'")
         await connection.execute("SET client_min_messages = warning")  # no NOTICE per table
@@ -38,5 +58,6 @@ async def _create_database(url: URL) -> None:
     connection = await _connect(url.set(database="postgres"))
     try:
         await connection.execute(f'CREATE DATABASE "{url.database}"')
+        await connection.execute(f"COMMENT ON DATABASE \"{url.database}\" IS '{MARK}'")
     finally:
         await connection.close()
