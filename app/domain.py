@@ -166,11 +166,18 @@ def matches(query: Query, event_type: str, event_tags: Iterable[str]) -> bool:
 
 
 def read_marker(
-    *, head: int, before: int | None, last_returned: int | None, has_more: bool, backwards: bool
+    *,
+    head: int,
+    after: int,
+    before: int | None,
+    last_returned: int | None,
+    has_more: bool,
+    backwards: bool,
 ) -> int:
     """The consistency marker of a read: the highest position up to which the read saw every
     matching event. A forward read cut short by its limit saw everything up to the last event it
-    returned; any other read saw everything up to its upper bound."""
-    if has_more and not backwards and last_returned is not None:
-        return last_returned
+    returned, or up to ``after`` when it returned none (``limit`` 0); any other read saw
+    everything up to its upper bound."""
+    if has_more and not backwards:
+        return last_returned if last_returned is not None else after
     return head if before is None else min(head, before - 1)

@@ -206,8 +206,11 @@ class ReadRequest(RequestModel):
     query: Query | None = Field(None, description="Null or absent: every event.")
     after: BodyPosition = 0
     before: BodyCount | None = None
-    limit: BodyCount | None = Field(
-        None, description="Null or absent, or above the server's maximum: the maximum."
+    limit: BodyPosition | None = Field(
+        None,
+        description="Most events to return. Null or absent, or above the server's maximum: the "
+        "maximum. 0 returns none: `has_more` says whether any event matches, and `marker` is "
+        "then `after`.",
     )
     backwards: StrictBool = False
     snapshot: SnapshotRef | None = Field(
@@ -222,7 +225,7 @@ class ListEventsParams(RequestModel):
     tags: QueryTags = Field(default_factory=list, alias="tag")
     after: NonNegativeInt = 0
     before: PositiveInt | None = None
-    limit: PositiveInt | None = None
+    limit: NonNegativeInt | None = None
     backwards: bool = False
 
 

@@ -102,6 +102,7 @@ class MemoryEngine:
         page, has_more = found[:limit], len(found) > limit
         marker = read_marker(
             head=head,
+            after=after,
             before=before,
             last_returned=page[-1].position if page else None,
             has_more=has_more,

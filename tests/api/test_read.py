@@ -143,10 +143,15 @@ async def test_absent_limit_is_the_maximum() -> None:
     assert result["marker"] == 2
 
 
-async def test_zero_limit_is_refused(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/events/query", json={"limit": 0})
+async def test_zero_limit_reads_no_events_and_says_whether_any_match(
+    five: httpx.AsyncClient,
+) -> None:
+    """What a client that only wants to know the head, or whether anything matches, sends."""
+    body = await read(five, query={"items": [{"types": ["B"]}]}, after=1, limit=0)
+    listed = (await five.get("/v1/events", params={"type": "C", "after": "5", "limit": "0"})).json()
 
-    assert response.status_code == 422
+    assert (body["events"], body["has_more"], body["marker"], body["head"]) == ([], True, 1, 5)
+    assert (listed["events"], listed["has_more"], listed["marker"]) == ([], False, 5)
 
 
 async def test_payloads_come_back_byte_for_byte_as_json_values(client: httpx.AsyncClient) -> None:

@@ -35,6 +35,21 @@ async def test_forward_query_cut_by_limit_marks_its_last_event(
     assert (await read(store, EVEN, limit=2)).marker == 4
 
 
+async def test_zero_limit_with_matches_ahead_marks_after(store: EventStorageEngine) -> None:
+    """It returned nothing, so it saw nothing past ``after``."""
+    result = await read(store, EVEN, after=3, limit=0)
+
+    assert (result.events, result.has_more, result.marker) == ([], True, 3)
+
+
+async def test_zero_limit_with_nothing_ahead_marks_the_upper_bound(
+    store: EventStorageEngine,
+) -> None:
+    result = await read(store, ODD, after=9, limit=0)
+
+    assert (result.events, result.has_more, result.marker) == ([], False, 10)
+
+
 async def test_read_bounded_by_before_marks_before_minus_one(store: EventStorageEngine) -> None:
     assert (await read(store, ODD, before=7)).marker == 6
 

@@ -590,13 +590,10 @@ async def test_backwards_must_be_a_boolean(engine_client: httpx.AsyncClient, val
     assert_problem(response, 422, VALIDATION)
 
 
-@pytest.mark.parametrize("field", ["before", "limit"])
-async def test_zero_before_or_limit_is_refused(
-    engine_client: httpx.AsyncClient, field: str
-) -> None:
+async def test_zero_before_is_refused(engine_client: httpx.AsyncClient) -> None:
     for response in [
-        await timed(engine_client.post("/v1/events/query", json={field: 0})),
-        await timed(engine_client.get("/v1/events", params={field: "0"})),
+        await timed(engine_client.post("/v1/events/query", json={"before": 0})),
+        await timed(engine_client.get("/v1/events", params={"before": "0"})),
     ]:
         assert_problem(response, 422, VALIDATION)
 

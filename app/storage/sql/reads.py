@@ -39,6 +39,7 @@ def read_events(
     has_more = len(rows) > limit
     marker = read_marker(
         head=head,
+        after=after,
         before=before,
         last_returned=page[-1].position if page else None,
         has_more=has_more,
