@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import logging
+import re
 from collections.abc import Sequence
 
 import uvicorn
@@ -35,14 +37,43 @@ def mask_password(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _expected(field: str) -> str:
+    """What the setting ``field`` takes, from its description, with its default as an example."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return ""
+    expected = f" (expected: {info.description}"
+    default = info.get_default(call_default_factory=True)
+    if default not in (None, [], {}) and info.repr:
+        expected += f" Default: {json.dumps(default, default=str)}."
+    return expected + ")"
+
+
+def variable(field: str) -> str:
+    return f"EVENTSTORE_{field.upper()}"
+
+
 def describe(error: ValidationError) -> str:
-    """Each invalid setting and why, without the value given (pydantic's message shows it).
-    The keys of ``api_tokens`` are tokens: an error there names the setting only."""
+    """Each invalid setting, why, and what it takes; never the value given (pydantic's message
+    shows it, and the value may be a token). The keys of ``api_tokens`` are tokens: an error
+    there names the setting only."""
     described = []
     for item in error.errors():
-        loc = item["loc"][:1] if item["loc"][:1] == ("api_tokens",) else item["loc"]
-        described.append(f"{'.'.join(str(part) for part in loc)}: {item['msg']}")
+        field = str(item["loc"][0]) if item["loc"] else ""
+        where = variable(field)
+        if field != "api_tokens":
+            where += "".join(f"[{part!r}]" for part in item["loc"][1:])
+        described.append(f"{where}: {item['msg']}{_expected(field)}")
     return "; ".join(described)
+
+
+def describe_unparsable(error: SettingsError) -> str:
+    """A setting that must be JSON and is not: pydantic-settings names only the field."""
+    found = re.search(r'field "(\w+)"', str(error))
+    if found is None:
+        return str(error)
+    field = found.group(1)
+    return f"{variable(field)} must be JSON{_expected(field)}"
 
 
 def parse_args(settings: Settings, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -74,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValidationError as exc:
         raise SystemExit(f"python -m app: invalid configuration: {describe(exc)}") from exc
     except SettingsError as exc:  # a variable that is not JSON where JSON is expected
-        raise SystemExit(f"python -m app: invalid configuration: {exc}") from exc
+        raise SystemExit(
+            f"python -m app: invalid configuration: {describe_unparsable(exc)}"
+        ) from exc
     try:
         AccessControl.from_settings(settings)  # the tokens, checked before serving
     except TokenConfigError as exc:

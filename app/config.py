@@ -155,20 +155,21 @@ class Settings(BaseSettings):
     @classmethod
     def _exact_origins(cls, origins: list[str]) -> list[str]:
         """Credentials are allowed cross-origin, so every origin must be named exactly, as
-        browsers send it (lowercase scheme and host, no wildcard)."""
+        browsers send it: a trailing ``/`` is dropped and scheme and host are lowercased (what
+        a browser sends); a path, a query, a wildcard or another scheme is refused."""
+        normalised = []
         for origin in origins:
-            parts = urlsplit(origin)
+            parts = urlsplit(origin.removesuffix("/"))
             if (
                 "*" in origin
-                or origin != origin.lower()
-                or parts.scheme not in {"http", "https"}
+                or parts.scheme.lower() not in {"http", "https"}
                 or not parts.netloc
                 or parts.path
                 or parts.query
                 or parts.fragment
             ):
                 raise ValueError(
-                    f"{origin!r} is not an origin like https://app.example.com (lowercase, no "
-                    "'*', no path)"
+                    f"{origin!r} is not an origin like https://app.example.com (no '*', no path)"
                 )
-        return origins
+            normalised.append(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
+        return normalised

@@ -65,6 +65,17 @@ class PayloadTooLarge(EventStoreError):
         self.detail = detail
 
 
+class UnsupportedMediaType(EventStoreError):
+    """A request body that is not JSON (by its ``Content-Type``)."""
+
+    def __init__(self, content_type: str | None) -> None:
+        super().__init__(
+            "the body must be JSON, sent with Content-Type: application/json "
+            f"(got {content_type or 'none'})"
+        )
+        self.content_type = content_type
+
+
 class Unauthorized(EventStoreError):
     """No credential, or one the service does not know (or an expired stream ticket).
 

@@ -15,10 +15,9 @@ Deliberate choices:
   routes read; nothing is kept on ``app.state``.
 - Access is checked by each route before its body is read (`app.api.guard`), not by a
   middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
-- Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``; credentials
-  allowed, so origins are always named, never ``*``), metrics (every
-  answer is counted, 413s included), body limit,
-  then FastAPI's own exception handling, which `app.api.problems` fills in.
+- Middleware, outermost first: the log of refused browser origins and CORS (`app.api.cors`),
+  metrics (every answer is counted, 413s included), body limit, then FastAPI's own exception
+  handling, which `app.api.problems` fills in.
 - The OpenAPI document is shaped in one place, `app.api.openapi`.
 """
 
@@ -32,17 +31,18 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app.access.control import AccessControl
 from app.api import access_log
 from app.api.body_limit import BodyLimitMiddleware
+from app.api.cors import install_cors
 from app.api.encoding import event_json
 from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
-from app.api.routes import events, ops, snapshots, stream, tickets
+from app.api.routes import events, ops, pages, snapshots, stream, tickets
+from app.api.routes.pages import mount_assets
 from app.api.state import ServiceState
 from app.config import Settings
 from app.storage.factory import build_engine
@@ -137,29 +137,19 @@ def create_app(
         description=DESCRIPTION,
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # served from bundled files by app.api.routes.pages
+        redoc_url=None,
+        redirect_slashes=False,  # a trailing slash is a 404 that says so, never an empty 307
     )
 
     access_log.install()
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    if settings.cors_origins:
-        # Outermost, so that even a problem answer carries the CORS headers a browser needs.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "Last-Event-ID",
-                "X-Correlation-ID",
-                "X-Causation-ID",
-            ],
-            expose_headers=["Idempotent-Replayed", "Retry-After", "WWW-Authenticate"],
-        )
+    install_cors(app, settings.cors_origins)
+    mount_assets(app)
 
+    app.include_router(pages.router)
     app.include_router(stream.router)
     app.include_router(events.router)
     app.include_router(snapshots.router)

@@ -7,8 +7,12 @@ Deliberate choices:
   and, as the last resort, any other exception (500, logged here with the request line).
   Starlette's outermost error middleware re-raises an unexpected exception after the 500 is sent,
   so the server logs its traceback too.
-- Problem types are those of the API contract. A status without a type of its own (400, 405,
-  500, 503) uses ``about:blank`` with the status phrase as title, as RFC 9457 prescribes.
+- Problem types are those of the API contract, each explained at its own URI
+  (`app.api.problem_types`). A status without a type of its own (400, 500, 503) uses
+  ``about:blank`` with the status phrase as title, as RFC 9457 prescribes.
+- A request body that is not JSON is a 415; a method the path does not take a 405 whose
+  ``Allow`` lists every method of the path; a path with a trailing slash a 404 that names the
+  path without it (the service redirects nothing).
 - `errors` of a validation problem carry only ``loc``, ``msg`` and ``type``: never the input,
   which may be bytes, invalid UTF-8 or simply large, and never pydantic's ``ctx``/``url``.
 - A bad position for a snapshot (`PositionBeyondHead`) is a validation problem with one error on
@@ -40,6 +44,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
+from app.api import problem_types as types
+from app.api.problem_types import ProblemType
 from app.errors import (
     AppendConditionFailed,
     EventIdReused,
@@ -51,39 +57,35 @@ from app.errors import (
     StorageUnavailable,
     TooManyRequests,
     Unauthorized,
+    UnsupportedMediaType,
     WriteRefused,
 )
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-VALIDATION = "/problems/validation"
-APPEND_CONDITION_FAILED = "/problems/append-condition-failed"
-EVENT_ID_REUSED = "/problems/event-id-reused"
-PAYLOAD_TOO_LARGE = "/problems/payload-too-large"
-NOT_FOUND = "/problems/not-found"
-UNAUTHORIZED = "/problems/unauthorized"
-FORBIDDEN = "/problems/forbidden"
-TOO_MANY_REQUESTS = "/problems/too-many-requests"
-WRITE_REFUSED = "/problems/write-refused"
 REALM = "eventstore"
 RETRY_AFTER_SECONDS = 1
 
-_TYPED_STATUSES = {404: (NOT_FOUND, "Not found")}
+_TYPED_STATUSES = {
+    404: types.NOT_FOUND,
+    405: types.METHOD_NOT_ALLOWED,
+    415: types.UNSUPPORTED_MEDIA_TYPE,
+}
 
 
 def problem_response(
     status: int,
     *,
     detail: str,
-    problem_type: str = "about:blank",
-    title: str | None = None,
+    problem: ProblemType | None = None,
     headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
+    """A problem of ``problem``'s type, or ``about:blank`` with the status phrase as title."""
     body = {
-        "type": problem_type,
-        "title": title or HTTPStatus(status).phrase,
+        "type": problem.uri if problem else "about:blank",
+        "title": problem.title if problem else HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         **extensions,
@@ -103,9 +105,7 @@ def validation_problem(errors: Sequence[Any]) -> Response:
             detail += f" (and {len(safe) - 1} more)"
     else:
         detail = "the request is not valid"
-    return problem_response(
-        422, problem_type=VALIDATION, title="Invalid request", detail=detail, errors=safe
-    )
+    return problem_response(422, problem=types.VALIDATION, detail=detail, errors=safe)
 
 
 def _safe_error(error: Any) -> dict[str, Any]:
@@ -119,7 +119,9 @@ def _safe_error(error: Any) -> dict[str, Any]:
     error_type = str(error.get("type", "value_error"))
     ctx = error.get("ctx")
     if error_type == "json_invalid" and isinstance(ctx, Mapping) and "error" in ctx:
-        msg = f"{msg}: {ctx['error']}"
+        reason = str(ctx["error"])
+        if reason not in msg:  # pydantic's message often says it already
+            msg = f"{msg}: {reason}"
     return {"loc": loc, "msg": msg, "type": error_type}
 
 
@@ -129,24 +131,21 @@ def problem_for(request: Request, exc: Exception) -> Response:
         case AppendConditionFailed():
             return problem_response(
                 409,
-                problem_type=APPEND_CONDITION_FAILED,
-                title="Append condition failed",
+                problem=types.APPEND_CONDITION_FAILED,
                 detail=f"{exc}; nothing was stored",
                 head=exc.head,
                 conflicting_position=exc.conflicting_position,
             )
         case EventIdReused():
-            return problem_response(
-                422, problem_type=EVENT_ID_REUSED, title="Event id reused", detail=exc.detail
-            )
+            return problem_response(422, problem=types.EVENT_ID_REUSED, detail=exc.detail)
         case PositionBeyondHead():
             return validation_problem(
                 [{"loc": ("body", "position"), "msg": str(exc), "type": "position_beyond_head"}]
             )
         case PayloadTooLarge():
-            return problem_response(
-                413, problem_type=PAYLOAD_TOO_LARGE, title="Payload too large", detail=exc.detail
-            )
+            return problem_response(413, problem=types.PAYLOAD_TOO_LARGE, detail=exc.detail)
+        case UnsupportedMediaType():
+            return problem_response(415, problem=types.UNSUPPORTED_MEDIA_TYPE, detail=str(exc))
         case WriteRefused():
             logger.warning(
                 "the database refused a write on %s %s: %s",
@@ -156,33 +155,28 @@ def problem_for(request: Request, exc: Exception) -> Response:
             )
             return problem_response(
                 422,
-                problem_type=WRITE_REFUSED,
-                title="Write refused",
+                problem=types.WRITE_REFUSED,
                 detail="the database refused to store this request (a constraint or trigger of "
                 "its own); nothing was stored",
             )
         case SnapshotNotFound():
-            return problem_response(404, problem_type=NOT_FOUND, title="Not found", detail=str(exc))
+            return problem_response(404, problem=types.NOT_FOUND, detail=str(exc))
         case Unauthorized():
             challenge = f'Bearer realm="{REALM}"'
             if exc.invalid_token:
                 challenge += ', error="invalid_token"'
             return problem_response(
                 401,
-                problem_type=UNAUTHORIZED,
-                title="Unauthorized",
+                problem=types.UNAUTHORIZED,
                 detail=exc.detail,
                 headers={"WWW-Authenticate": challenge},
             )
         case Forbidden():
-            return problem_response(
-                403, problem_type=FORBIDDEN, title="Forbidden", detail=str(exc), scope=exc.scope
-            )
+            return problem_response(403, problem=types.FORBIDDEN, detail=str(exc), scope=exc.scope)
         case TooManyRequests():
             return problem_response(
                 429,
-                problem_type=TOO_MANY_REQUESTS,
-                title="Too many requests",
+                problem=types.TOO_MANY_REQUESTS,
                 detail=exc.detail,
                 headers={"Retry-After": str(exc.retry_after)},
             )
@@ -198,19 +192,17 @@ def problem_for(request: Request, exc: Exception) -> Response:
         case RequestValidationError():
             return validation_problem(exc.errors())
         case HTTPException():
-            problem_type, title = _TYPED_STATUSES.get(exc.status_code, ("about:blank", None))
             detail = str(exc.detail)
             headers = dict(exc.headers or {})
             if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
-                detail = f"no route matches {request.method} {request.url.path}"
+                detail = _no_route(request)
             elif exc.status_code == 405:
-                allowed = _allowed_methods(request)
+                allowed = _allowed_methods(request, request.scope["path"])
                 headers["Allow"] = ", ".join(allowed)
                 detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
             return problem_response(
                 exc.status_code,
-                problem_type=problem_type,
-                title=title,
+                problem=_TYPED_STATUSES.get(exc.status_code),
                 detail=detail,
                 headers=headers,
             )
@@ -229,11 +221,20 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 """The methods the service tells apart (in ``Allow``, and in the metrics' labels)."""
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts on this path (Starlette's ``Allow`` names only those of
+def _no_route(request: Request) -> str:
+    """Why nothing matched; paths have no trailing slash, and one sent with it hears so."""
+    detail = f"no route matches {request.method} {request.url.path}"
+    path = request.scope["path"]
+    if len(path) > 1 and path.endswith("/") and _allowed_methods(request, path.rstrip("/")):
+        detail += f"; paths have no trailing slash: {path.rstrip('/')}"
+    return detail
+
+
+def _allowed_methods(request: Request, path: str) -> list[str]:
+    """Every method some route accepts on ``path`` (Starlette's ``Allow`` names only those of
     the first route that matched the path, e.g. POST but not GET on ``/v1/events``)."""
     routes: list[BaseRoute] = request.app.router.routes
-    base = {"type": "http", "path": request.scope["path"], "root_path": "", "headers": []}
+    base = {"type": "http", "path": path, "root_path": "", "headers": []}
     return [
         method
         for method in HTTP_METHODS

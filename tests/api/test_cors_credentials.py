@@ -137,7 +137,6 @@ async def test_without_configured_origins_no_origin_is_allowed() -> None:
     "origin",
     [
         "*",
-        "https://app.example/",
         "https://app.example/app",
         "https://app.example?x=1",
         "https://app.example#top",
@@ -146,7 +145,6 @@ async def test_without_configured_origins_no_origin_is_allowed() -> None:
         "ftp://app.example",
         "",
         "https://*.example",  # Starlette compares literally: it would never match
-        "https://APP.example",  # browsers send lowercase: it would never match
     ],
 )
 def test_anything_but_an_exact_origin_is_refused(origin: str) -> None:
@@ -165,11 +163,29 @@ def test_exact_origins_are_accepted(origin: str) -> None:
     assert Settings(cors_origins=[origin]).cors_origins == [origin]
 
 
+@pytest.mark.parametrize("written", ["https://app.example/", "HTTPS://App.Example"])
+def test_origins_are_kept_as_browsers_send_them(written: str) -> None:
+    """A trailing slash (as a URL is often copied) and capitals would never match what a
+    browser sends in Origin: they are normalised, not refused."""
+    assert Settings(cors_origins=[written]).cors_origins == ["https://app.example"]
+
+
+def test_origins_that_are_not_json_are_explained_with_an_example(tmp_path: Path) -> None:
+    result = refused_start({"EVENTSTORE_CORS_ORIGINS": "https://app.example"}, cwd=tmp_path)
+
+    assert result.returncode != 0
+    [message] = result.stderr.strip().splitlines()
+    assert message.startswith("python -m app: invalid configuration: EVENTSTORE_CORS_ORIGINS ")
+    assert "must be JSON" in message
+    assert '["https://app.example.com"]' in message
+    assert "EnvSettingsSource" not in message
+
+
 def test_the_service_refuses_to_start_with_any_origin(tmp_path: Path) -> None:
     result = refused_start({"EVENTSTORE_CORS_ORIGINS": json.dumps(["*"])}, cwd=tmp_path)
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     [message] = result.stderr.strip().splitlines()
-    assert message.startswith("python -m app: invalid configuration: cors_origins: ")
+    assert message.startswith("python -m app: invalid configuration: EVENTSTORE_CORS_ORIGINS: ")
     assert "'*' is not an origin like https://app.example.com" in message

@@ -47,7 +47,7 @@ async def test_wrong_method_is_a_405_problem_allowing_every_method_of_the_path(
 ) -> None:
     response = await client.delete("/v1/events")
 
-    assert_problem(response, 405, "about:blank")
+    assert_problem(response, 405, "/problems/method-not-allowed")
     assert response.headers["allow"] == "GET, POST"
 
 
@@ -86,3 +86,80 @@ async def test_rows_the_database_refuses_are_a_422_write_refused_problem(
     assert "nothing was stored" in body["detail"]
     assert "secret trigger text" not in response.text
     assert any("secret trigger text" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_trailing_slash_is_a_404_naming_the_path_without_it(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    response = await client.request(method, "/v1/events/", json={"events": [event("A")]})
+
+    body = assert_problem(response, 404, "/problems/not-found")
+    assert body["detail"].endswith("paths have no trailing slash: /v1/events")
+    assert (await client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_every_problem_type_resolves_to_a_page_that_explains_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """The type of a problem body, resolved against the service, is a page for people."""
+    problem = (await client.delete("/v1/events")).json()
+
+    page = await client.get(problem["type"], headers={"Accept": "text/html"})
+    listed = (await client.get("/problems")).json()
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Method not allowed" in page.text
+    assert "Allow" in page.text
+    assert {entry["type"] for entry in listed} >= {
+        "/problems/validation",
+        "/problems/append-condition-failed",
+        "/problems/event-id-reused",
+        "/problems/method-not-allowed",
+        "/problems/write-refused",
+    }
+    for entry in listed:
+        explained = (await client.get(entry["type"])).json()
+        assert explained["status"] == entry["status"]
+        assert explained["meaning"]
+        assert explained["remedy"]
+
+
+async def test_an_unknown_problem_type_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/problems/no-such"), 404, "/problems/not-found")
+
+
+async def test_the_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+    as_json = (await client.get("/")).json()
+    as_page = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+
+    assert as_json["docs"] == "/docs"
+    assert as_json["openapi"] == "/openapi.json"
+    assert as_page.status_code == 200
+    assert 'href="/docs"' in as_page.text
+
+
+async def test_a_page_on_a_refused_origin_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The browser hides the refusal from the page; the operator learns of it from the log."""
+    settings = make_settings(cors_origins=["https://allowed.example"])
+    async with api_client(settings) as client:
+        with caplog.at_level(logging.INFO, logger="app.api.cors"):
+            for origin in [
+                "https://other.example",
+                "https://other.example",
+                "https://allowed.example",
+            ]:
+                await client.get("/v1/head", headers={"Origin": origin})
+            await client.post(
+                "/v1/events",
+                json={"events": [event("A")]},
+                headers={"Origin": "http://eventstore.test"},  # the service's own origin
+            )
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "app.api.cors"]
+    assert len(lines) == 1
+    assert "'https://other.example'" in lines[0]
+    assert "EVENTSTORE_CORS_ORIGINS" in lines[0]

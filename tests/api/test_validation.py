@@ -127,6 +127,23 @@ async def test_bad_json_is_a_validation_problem(client: httpx.AsyncClient) -> No
     assert body["errors"][0]["type"] == "json_invalid"
 
 
+async def test_malformed_json_names_its_line_and_column(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/events",
+        content=b'{"events": [\n  {"type": "A",}\n]}',
+        headers={"content-type": "application/json"},
+    )
+
+    body = assert_problem(response, 422, VALIDATION)
+    assert body["errors"] == [
+        {
+            "loc": ["body"],
+            "msg": "invalid JSON: trailing comma is not allowed at line 2, column 15",
+            "type": "json_invalid",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     "payload",
     [b"NaN", b"Infinity", b"-Infinity", b"1e999", b'"\\ud800"'],
@@ -155,15 +172,16 @@ async def test_invalid_utf8_body_is_a_validation_problem(client: httpx.AsyncClie
     assert_problem(response, 422, VALIDATION)
 
 
-async def test_wrong_content_type_is_a_validation_problem(client: httpx.AsyncClient) -> None:
+async def test_a_body_that_is_not_json_is_a_415_problem(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/v1/events",
         content=b'{"events": [{"type": "A"}]}',
         headers={"content-type": "text/plain"},
     )
 
-    body = assert_problem(response, 422, VALIDATION)
-    assert body["errors"][0]["loc"] == ["header", "content-type"]
+    body = assert_problem(response, 415, "/problems/unsupported-media-type")
+    assert "application/json" in body["detail"]
+    assert "text/plain" in body["detail"]
     await assert_nothing_stored(client)
 
 
@@ -174,7 +192,7 @@ async def test_invalid_utf8_under_a_wrong_content_type_does_not_break_the_handle
         "/v1/snapshots/s/k", content=b"\xff\xfe\x00garbage", headers={"content-type": "text/x"}
     )
 
-    assert_problem(response, 422, VALIDATION)
+    assert_problem(response, 415, "/problems/unsupported-media-type")
 
 
 async def test_missing_body_is_a_validation_problem(client: httpx.AsyncClient) -> None:
