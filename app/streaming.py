@@ -48,14 +48,27 @@ WAIT_SECONDS = 1.0
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One event as a stream sends it, encoded once: ``id: <position>`` and ``data: <JSON>``,
-    with no ``event:`` field, so that ``EventSource.onmessage`` receives it."""
+    with no ``event:`` field, so that ``EventSource.onmessage`` receives it. `named` is the same
+    message with ``event: <type>`` too, for streams that ask for it (``addEventListener``)."""
 
     position: int
+    event_type: str
     message: bytes
 
     @classmethod
     def of(cls, event: Event, encode: Encoder) -> Delivery:
-        return cls(event.position, f"id: {event.position}\ndata: {encode(event)}\n\n".encode())
+        message = f"id: {event.position}\ndata: {encode(event)}\n\n".encode()
+        return cls(event.position, event.type, message)
+
+    @property
+    def named(self) -> bytes:
+        """The message with its event type as its SSE event name. A type holding a line break
+        cannot be a field of the format: such an event is sent unnamed (a ``message``)."""
+        if "\n" in self.event_type or "\r" in self.event_type:
+            return self.message
+        id_line = self.message.index(b"\n") + 1
+        name = f"event: {self.event_type}\n".encode()
+        return self.message[:id_line] + name + self.message[id_line:]
 
 
 Encoder = Callable[[Event], str]

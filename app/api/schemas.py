@@ -239,6 +239,12 @@ class StreamParams(RequestModel):
         None, description="Start after this position; default: the current head."
     )
     live: bool = Field(True, description="false: end after the events that exist now.")
+    event_names: bool = Field(
+        False,
+        description="true: each message also names its event type (`event: CourseDefined`), "
+        "for `EventSource.addEventListener(type, ...)`; named messages do not reach "
+        "`onmessage`. An event whose type holds a line break is sent unnamed.",
+    )
     ticket: str | None = Field(
         None,
         description="A stream ticket (`POST /v1/stream-tickets`), for EventSource, which cannot "

@@ -60,3 +60,22 @@ async def test_query_parameter_with_two_items(client: httpx.AsyncClient) -> None
     items = [{"types": ["C"]}, {"types": ["A", "D"], "tags": ["y"]}]
     query = Query(items=(QueryItem(types=("C",)), QueryItem(types=("A", "D"), tags=("y",))))
     await check(client, {"query": json.dumps({"items": items})}, query, event("C"))
+
+
+async def test_event_names_name_each_message_with_its_type(client: httpx.AsyncClient) -> None:
+    """For ``addEventListener``: the type is the message's name; history and live alike. A
+    type holding a line break cannot be a field of the format: that event comes unnamed."""
+    appended = await append(client, event("CourseDefined", "c:1"), event("Odd\nType", "c:1"))
+    async with open_stream(client, {"tag": "c:1", "after": 0, "event_names": "true"}) as named:
+        appended |= await append(client, event("StudentSubscribed", "c:1"))
+        received = await named.take(3)
+    async with open_stream(client, {"tag": "c:1", "after": 0, "live": "false"}) as plain:
+        unnamed = await plain.rest()
+
+    assert_delivered(received, appended)
+    assert [message.values("event") for message in received] == [
+        ["CourseDefined"],
+        [],
+        ["StudentSubscribed"],
+    ]
+    assert [message.values("event") for message in unnamed] == [[], [], []]

@@ -71,6 +71,7 @@ async def test_lifetime_never_cancels_the_consumer_of_the_messages() -> None:
             after=0,
             live_until=None,
             ends_at=time.time() + 0.2,
+            named=False,
             settings=make_settings(),
         )
         with anyio.fail_after(WAIT):

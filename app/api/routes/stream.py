@@ -7,7 +7,10 @@ Deliberate choices:
   exclusive; ``Last-Event-ID`` (sent by EventSource on reconnect) wins over ``after``; without
   either the stream starts at the current head (only new events).
 - Each event is one message, ``id: <position>`` and ``data: <event JSON>``, encoded once per
-  process by the tail reader (`app.streaming`) and shared by every stream that wants it.
+  process by the tail reader (`app.streaming`) and shared by every stream that wants it. With
+  ``event_names=true`` each message also says ``event: <its type>``, so that a page can
+  ``addEventListener("CourseDefined", ...)``; such messages no longer reach ``onmessage``, which
+  is why it is not the default.
 - ``live=false`` ends after the events that existed when the stream started (the head then).
 - Access: scope ``read``, by bearer token or by a stream ticket (``?ticket=``, see
   `app.access.tickets`). A stream opened with a ticket ends when the ticket expires; EventSource
@@ -50,7 +53,7 @@ from app.api.openapi import problem_responses
 from app.api.state import access_of, principal_of, settings_of, store_of, tail_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
-from app.streaming import TailReader
+from app.streaming import Delivery, TailReader
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +122,17 @@ async def _messages(
     after: int,
     live_until: int | None,
     ends_at: float,
+    named: bool,
     settings: Settings,
 ) -> AsyncIterator[bytes]:
     """The stream's messages, a batch of them per write; ``live_until`` None follows the store
-    live until ``ends_at`` (epoch seconds)."""
+    live until ``ends_at`` (epoch seconds); ``named`` gives each its event type as its name."""
+    encode = _named if named else _unnamed
     if live_until is not None:
         async for batch in tail.history(
             query, after=after, through=live_until, batch=settings.stream_batch_size
         ):
-            yield b"".join(delivery.message for delivery in batch)
+            yield encode(batch)
         return
     subscription = tail.subscribe(query, after)
     deliveries = subscription.batches()
@@ -144,9 +149,17 @@ async def _messages(
                 # The lifetime or the ticket is over (the client reconnects with
                 # Last-Event-ID), or the tail reader stopped (the service is shutting down).
                 return
-            yield b"".join(delivery.message for delivery in batch)
+            yield encode(batch)
     finally:
         subscription.close()
+
+
+def _unnamed(batch: list[Delivery]) -> bytes:
+    return b"".join(delivery.message for delivery in batch)
+
+
+def _named(batch: list[Delivery]) -> bytes:
+    return b"".join(delivery.named for delivery in batch)
 
 
 @router.get(
@@ -192,6 +205,7 @@ async def stream_events(
         after=start if start is not None else (head or 0),
         live_until=None if params.live else head,
         ends_at=ends_at,
+        named=params.event_names,
         settings=settings,
     )
     return EventStream(
