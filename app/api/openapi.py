@@ -7,20 +7,27 @@ finishes the document once, when it is first asked for:
 - every 4xx/5xx body is declared as ``application/problem+json`` (FastAPI files the schemas of
   extra responses under the route's own media type), `use_problem_media_type`;
 - the security schemes (a bearer token, the stream ticket) and the 401/403 answers of every
-  operation that needs a token, `document_security`. A route's access rule *is* its
-  ``security`` (`app.api.guard`), so what generated clients are told is what is enforced.
+  operation that needs a token, `document_security`;
+- the defaults of request bodies are stated in words, not as ``default``, `defaults_in_words`.
+
+A route's access rule is declared as its ``security`` (`app.api.guard`) and published from it,
+so what generated clients are told is what is enforced.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from app.api.guard import BEARER, TICKET, TICKET_PARAMETER
+from app.api.problem_models import BY_STATUS, ForbiddenProblem, UnauthorizedProblem
 from app.api.problems import PROBLEM_MEDIA_TYPE
-from app.api.schemas import ConflictProblem, Problem, ValidationProblem
+
+REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 class EventStoreApi(FastAPI):
@@ -28,8 +35,55 @@ class EventStoreApi(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if not self.openapi_schema:
-            self.openapi_schema = document_security(use_problem_media_type(super().openapi()))
+            document = use_problem_media_type(super().openapi())
+            self.openapi_schema = document_security(defaults_in_words(document))
         return self.openapi_schema
+
+
+def json_examples(examples: Mapping[str, Any]) -> dict[str, Any]:
+    """A response's ``content`` showing ``examples`` (its schema comes from the route)."""
+    return {"content": {"application/json": {"examples": dict(examples)}}}
+
+
+def _request_schemas(openapi: dict[str, Any]) -> set[str]:
+    """The component schemas a request body uses, directly or inside another."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(REF_TEMPLATE.format(model="")):
+                name = ref.rsplit("/", 1)[1]
+                if name not in found:
+                    found.add(name)
+                    visit(schemas.get(name))
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                visit(operation.get("requestBody"))
+    return found
+
+
+def defaults_in_words(openapi: dict[str, Any]) -> dict[str, Any]:
+    """In the schemas of request bodies, say each property's default in its description rather
+    than as ``default``. In a request a default means "optional", but openapi-typescript (with
+    its default flags) makes every property that has a ``default`` required, so that a
+    TypeScript client would have to send ``after: 0, backwards: false`` with every read."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for name in _request_schemas(openapi):
+        for prop in schemas.get(name, {}).get("properties", {}).values():
+            if "default" in prop:
+                default = json.dumps(prop.pop("default"))
+                described = prop.get("description", "").rstrip()
+                prop["description"] = f"{described} Default: `{default}`.".strip()
+    return openapi
 
 
 def header_parameter(name: str, description: str) -> dict[str, Any]:
@@ -49,6 +103,7 @@ _DESCRIPTIONS = {
     404: "Not found (`/problems/not-found`).",
     409: "The append condition failed; nothing was stored (`/problems/append-condition-failed`).",
     413: "Over the configured size limits (`/problems/payload-too-large`).",
+    415: "The body is not JSON (`/problems/unsupported-media-type`).",
     422: "Malformed input (`/problems/validation`, with `errors`).",
     429: "Over a limit of the token or the service (`/problems/too-many-requests`); retry after "
     "`Retry-After` seconds.",
@@ -61,16 +116,15 @@ def problem_responses(
 ) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entries of a route for the problems it can answer.
 
-    ``models`` overrides the schema of a status (409 defaults to `ConflictProblem`, 422 to
-    `ValidationProblem`, others to `Problem`); ``descriptions`` (keyed ``s422`` etc.) override a
+    ``models`` overrides the schema of a status (by default the problem model of the status,
+    `app.api.problem_models.BY_STATUS`); ``descriptions`` (keyed ``s422`` etc.) override a
     description. `use_problem_media_type` moves these schemas under ``application/problem+json``.
     """
-    default_models: dict[int, Any] = {409: ConflictProblem, 422: ValidationProblem}
-    chosen = {**default_models, **(models or {})}
+    chosen = {**BY_STATUS, **(models or {})}
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         response: dict[str, Any] = {
-            "model": chosen.get(status, Problem),
+            "model": chosen[status],
             "description": descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "")),
         }
         if status in (429, 503):
@@ -95,25 +149,43 @@ def use_problem_media_type(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
-_AUTH_RESPONSES: dict[str, dict[str, Any]] = {
-    "401": {
-        "description": "No token, or one that is not known (`/problems/unauthorized`).",
-        "headers": {
-            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer ...`"}
-        },
-    },
-    "403": {"description": "The token lacks the scope this needs (`/problems/forbidden`)."},
+_AUTH_RESPONSES: dict[str, tuple[str, type[BaseModel], str]] = {
+    "401": (
+        "No token, or one that is not known (`/problems/unauthorized`).",
+        UnauthorizedProblem,
+        '`Bearer realm="eventstore"`, with `error="invalid_token"` when one was sent.',
+    ),
+    "403": (
+        "The token lacks the scope this needs (`/problems/forbidden`).",
+        ForbiddenProblem,
+        "",
+    ),
 }
 
 
+SCOPES = "x-scopes"
+"""The extension naming the scopes a guarded operation needs (`document_security`)."""
+
+
 def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Declare the security schemes, and the 401/403 problems of every guarded operation."""
-    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
+    """Declare the security schemes, who may call each operation, and the 401/403 problems of
+    every guarded one.
+
+    A route declares its rule as its ``security`` (`app.api.guard`). In the document, a
+    guarded operation's rule becomes the document's own requirement, a bearer token or none
+    (``[{"bearerAuth": []}, {}]``), with the scopes it needs in ``x-scopes`` and its
+    description; an open one keeps ``security: []``. Why not the scopes in each operation's
+    ``security``: a service with no tokens configured is open, and openapi-python-client makes
+    every operation that has a ``security`` of its own demand an authenticated client, so that
+    an open service would need an invented token."""
+    components = openapi.setdefault("components", {})
+    schemes = components.setdefault("securitySchemes", {})
     schemes[BEARER] = {
         "type": "http",
         "scheme": "bearer",
-        "description": "An API token. Scopes (named in each operation's requirement): read, "
-        "append, snapshot, metrics. With no tokens configured the service is open.",
+        "description": "An API token. Scopes (each operation names those it needs in "
+        "`x-scopes`): read, append, snapshot, metrics. With no tokens configured the service "
+        "is open and needs none.",
     }
     schemes[TICKET] = {
         "type": "apiKey",
@@ -122,15 +194,37 @@ def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
         "description": "A stream ticket from `POST /v1/stream-tickets`, for EventSource "
         "(which cannot send headers); accepted by the stream only.",
     }
-    problem = {"$ref": "#/components/schemas/Problem"}
+    schemas = components.setdefault("schemas", {})
+    for _, model, _ in _AUTH_RESPONSES.values():
+        schemas[model.__name__] = model.model_json_schema(ref_template=REF_TEMPLATE)
     for path_item in openapi.get("paths", {}).values():
         for operation in path_item.values():
             if isinstance(operation, dict) and operation.get("security"):
+                scopes = operation.pop("security")[0][BEARER]
+                operation[SCOPES] = scopes
+                needed = ", ".join(f"`{scope}`" for scope in scopes)
+                operation["description"] = (
+                    f"{operation.get('description', '')}\n\nNeeds a token with scope {needed} "
+                    "when the service has tokens."
+                ).strip()
                 responses = operation.setdefault("responses", {})
-                for status, response in _AUTH_RESPONSES.items():
-                    responses[status] = {
-                        **response,
-                        "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
+                for status, (description, model, header) in _AUTH_RESPONSES.items():
+                    response: dict[str, Any] = {
+                        "description": description,
+                        "content": {
+                            PROBLEM_MEDIA_TYPE: {
+                                "schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+                            }
+                        },
                     }
+                    if header:
+                        response["headers"] = {
+                            "WWW-Authenticate": {
+                                "schema": {"type": "string"},
+                                "description": header,
+                            }
+                        }
+                    responses[status] = response
                 operation["responses"] = dict(sorted(responses.items()))
+    openapi["security"] = [{BEARER: []}, {}]
     return openapi

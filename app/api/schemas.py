@@ -81,6 +81,12 @@ SnapshotNamePart = Annotated[
 ]
 JsonObject = dict[str, Any]
 
+TYPE_PARAMETER = (
+    "An event type; repeatable: the event's type is any of them (with tags too, and only "
+    "those). Together with `tag` they form one query item; with neither, every event."
+)
+TAG_PARAMETER = "A tag; repeatable: the event carries every one of them."
+
 
 def _max_items(limits: Limits) -> int:
     return limits.max_items
@@ -123,16 +129,34 @@ class RequestModel(BaseModel):
 
 
 class EventInput(RequestModel):
-    type: EventTypeName
-    data: Any = Field(None, description="Any JSON value, stored and returned unchanged.")
+    """An event to append."""
+
+    type: EventTypeName = Field(
+        description="What happened, in the past tense of the domain: 1 to 255 characters, no NUL.",
+        examples=["StudentSubscribed"],
+    )
+    data: Any = Field(
+        None,
+        description="Any JSON value, stored and returned unchanged (null when absent).",
+        examples=[{"course_id": "c1", "student_id": "s1"}],
+    )
     tags: list[Tag] = Field(
         default_factory=list,
-        description="Opaque strings (convention `key:value`); duplicates "
-        "are dropped, keeping the first occurrence.",
+        description="What the event is about, as opaque strings of 1 to 256 characters "
+        "(convention `key:value`); queries select events by them. Duplicates are dropped, "
+        "keeping the first occurrence.",
+        examples=[["course:c1", "student:s1"]],
     )
-    metadata: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(
+        default_factory=dict,
+        description="A JSON object about the event rather than the domain (who, from where). "
+        "X-Correlation-ID and X-Causation-ID are recorded here as `correlation_id` and "
+        "`causation_id` unless present.",
+    )
     id: UUID | None = Field(
-        None, description="Unique across the store; the server makes one when absent."
+        None,
+        description="Unique across the store; the server makes one when absent. Give every "
+        "event of an append an id to make the append safe to retry (idempotent).",
     )
 
 
@@ -162,6 +186,8 @@ class QueryItem(RequestModel):
 
 
 class Query(RequestModel):
+    """Which events: those matching any item; with no items, every event."""
+
     items: Annotated[list[QueryItem], at_most(_max_items, items_message)] = Field(
         default_factory=list,
         description="An event matches when it matches any item; no items match every event.",
@@ -169,17 +195,29 @@ class Query(RequestModel):
 
 
 class AppendCondition(RequestModel):
-    fail_if_events_match: Query
+    """Refuse the append (409) if an event matching the query was stored after ``after``."""
+
+    fail_if_events_match: Query = Field(
+        description="Usually the query of the read the decision was based on."
+    )
     after: BodyPosition | None = Field(
         None,
-        description="Usually the `marker` of the read the decision was based on; null: "
-        "fail if any matching event exists.",
+        description="Usually the `marker` of the read the decision was based on; null or "
+        "absent: fail if any matching event exists at all.",
     )
 
 
 class AppendRequest(RequestModel):
-    events: Annotated[list[EventInput], events_at_most()] = Field(min_length=1)
-    condition: AppendCondition | None = None
+    """Events to store atomically, at consecutive positions, optionally under a condition."""
+
+    events: Annotated[list[EventInput], events_at_most()] = Field(
+        min_length=1,
+        description="At least one; at most the server's limit (EVENTSTORE_MAX_EVENTS_PER_APPEND, "
+        "1000 by default). Stored in this order, all or none.",
+    )
+    condition: AppendCondition | None = Field(
+        None, description="Null or absent: append whatever is stored."
+    )
 
     @field_validator("events")
     @classmethod
@@ -198,43 +236,76 @@ class AppendRequest(RequestModel):
 
 
 class SnapshotRef(RequestModel):
-    name: SnapshotNamePart
-    key: SnapshotNamePart
+    """A stored snapshot, by its state's name and key."""
+
+    name: SnapshotNamePart = Field(description="The state's name.", examples=["course-state"])
+    key: SnapshotNamePart = Field(description="Whose state it is.", examples=["c1"])
 
 
 class ReadRequest(RequestModel):
+    """Which events to read, and how many."""
+
     query: Query | None = Field(None, description="Null or absent: every event.")
-    after: BodyPosition = 0
-    before: BodyCount | None = None
+    after: BodyPosition = Field(
+        0, description="Only events at positions above this one; page on with the `marker`."
+    )
+    before: BodyCount | None = Field(
+        None, description="Only events at positions below this one; null or absent: no bound."
+    )
     limit: BodyPosition | None = Field(
         None,
         description="Most events to return. Null or absent, or above the server's maximum: the "
         "maximum. 0 returns none: `has_more` says whether any event matches, and `marker` is "
         "then `after`.",
     )
-    backwards: StrictBool = False
+    backwards: StrictBool = Field(
+        False, description="true: the newest first (from `before`, or the head, down)."
+    )
     snapshot: SnapshotRef | None = Field(
-        None, description="Load this snapshot and read only the events after its position."
+        None,
+        description="Load this snapshot and read only the events after its position (or "
+        "`after`, if greater); the response carries it, null when none is stored.",
     )
 
 
 class ListEventsParams(RequestModel):
     """Query parameters of ``GET /v1/events``: the ``type``s and ``tag``s form one query item."""
 
-    types: QueryTypes = Field(default_factory=list, alias="type")
-    tags: QueryTags = Field(default_factory=list, alias="tag")
-    after: NonNegativeInt = 0
-    before: PositiveInt | None = None
-    limit: NonNegativeInt | None = None
-    backwards: bool = False
+    types: QueryTypes = Field(
+        default_factory=list,
+        alias="type",
+        description=TYPE_PARAMETER,
+        examples=[["CourseDefined", "StudentSubscribed"]],
+    )
+    tags: QueryTags = Field(
+        default_factory=list, alias="tag", description=TAG_PARAMETER, examples=[["course:c1"]]
+    )
+    after: NonNegativeInt = Field(
+        0, description="Only events at positions above this one; page on with the `marker`."
+    )
+    before: PositiveInt | None = Field(None, description="Only events at positions below this one.")
+    limit: NonNegativeInt | None = Field(
+        None,
+        description="Most events to return; absent or above the server's maximum: the maximum. "
+        "0 returns none (`has_more` says whether any match).",
+    )
+    backwards: bool = Field(False, description="true: the newest first.")
 
 
 class StreamParams(RequestModel):
     """Query parameters of ``GET /v1/events/stream``."""
 
-    types: QueryTypes = Field(default_factory=list, alias="type")
-    tags: QueryTags = Field(default_factory=list, alias="tag")
-    query: str | None = Field(None, description="A JSON-encoded Query; not with type/tag.")
+    types: QueryTypes = Field(
+        default_factory=list, alias="type", description=TYPE_PARAMETER, examples=[["CourseDefined"]]
+    )
+    tags: QueryTags = Field(
+        default_factory=list, alias="tag", description=TAG_PARAMETER, examples=[["course:c1"]]
+    )
+    query: str | None = Field(
+        None,
+        description="A JSON-encoded Query, for queries of several items; not with type/tag.",
+        examples=['{"items": [{"types": ["CourseDefined"], "tags": ["course:c1"]}]}'],
+    )
     after: NonNegativeInt | None = Field(
         None, description="Start after this position; default: the current head."
     )
@@ -253,45 +324,69 @@ class StreamParams(RequestModel):
 
 
 class SnapshotPut(RequestModel):
-    position: BodyPosition = Field(description="The state is folded up to this position.")
-    state: Any = Field(description="Any JSON value.")
-    metadata: JsonObject = Field(default_factory=dict)
+    """A state folded from the events up to ``position``."""
+
+    position: BodyPosition = Field(
+        description="The state is folded up to this position (at most the head).", examples=[2]
+    )
+    state: Any = Field(
+        description="Any JSON value (null too; required).",
+        examples=[{"capacity": 10, "subscribed": 1}],
+    )
+    metadata: JsonObject = Field(
+        default_factory=dict,
+        description="A JSON object about the snapshot, e.g. the version of the code that folded "
+        "it, to discard snapshots an older fold wrote.",
+        examples=[{"version": 1}],
+    )
 
 
 # --- responses (documentation only; bodies are built by app.api.encoding) ---------------------
 
 
 class AppendResponse(BaseModel):
-    positions: list[int]
-    last_position: int
+    """Where the events were stored."""
+
+    positions: list[int] = Field(description="One per event, in order, consecutive.")
+    last_position: int = Field(description="The last of them.")
 
 
 class Event(BaseModel):
-    position: int
-    id: UUID
-    type: str
-    data: Any
-    tags: list[str]
-    metadata: JsonObject
-    recorded_at: datetime
+    """A stored event."""
+
+    position: int = Field(description="Its place in the store's one log: 1, 2, 3, ...")
+    id: UUID = Field(description="The id the client gave, or the one the server made.")
+    type: str = Field(description="The event's type.")
+    data: Any = Field(description="The JSON value appended, unchanged.")
+    tags: list[str] = Field(description="The event's tags, in the order appended.")
+    metadata: JsonObject = Field(description="The metadata appended (with the request's ids).")
+    recorded_at: datetime = Field(
+        description="When the server stored it: RFC 3339, UTC, microseconds."
+    )
 
 
 class Snapshot(BaseModel):
-    name: str
-    key: str
-    position: int
-    state: Any
-    metadata: JsonObject
-    stored_at: datetime
+    """A stored snapshot."""
+
+    name: str = Field(description="The state's name.")
+    key: str = Field(description="Whose state it is.")
+    position: int = Field(description="The state is folded up to this position.")
+    state: Any = Field(description="The JSON value stored.")
+    metadata: JsonObject = Field(description="The metadata stored with it.")
+    stored_at: datetime = Field(description="When it was stored: RFC 3339, UTC.")
 
 
 class ReadResponse(BaseModel):
-    events: list[Event]
+    """A page of events, with what a decision needs."""
+
+    events: list[Event] = Field(description="In position order (reversed when `backwards`).")
     marker: int = Field(
-        description="Put it in `condition.after` when appending a decision based on this read."
+        description="The consistency marker: the position up to which this read saw every "
+        "matching event. Put it in `condition.after` when appending a decision based on this "
+        "read, and in `after` to read the next page."
     )
-    head: int
-    has_more: bool
+    head: int = Field(description="The position of the last stored event when it was read.")
+    has_more: bool = Field(description="More matching events lie beyond this page.")
     snapshot: Snapshot | None = Field(
         description="The snapshot the read started from; null when none was asked or stored."
     )
@@ -303,33 +398,9 @@ class ReadResponse(BaseModel):
 
 
 class Head(BaseModel):
-    head: int
+    head: int = Field(description="The position of the last stored event; 0 for an empty store.")
 
 
 class StreamTicket(BaseModel):
     ticket: str = Field(description="Pass as `?ticket=` to `GET /v1/events/stream`.")
     expires_in: int = Field(description="Seconds until the ticket expires.")
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-
-
-class ValidationErrorItem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationProblem(Problem):
-    errors: list[ValidationErrorItem]
-
-
-class ConflictProblem(Problem):
-    head: int
-    conflicting_position: int

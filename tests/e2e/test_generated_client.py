@@ -1,9 +1,11 @@
-"""A client generated from the committed OpenAPI document works against a running server.
+"""A client generated from the committed OpenAPI document works against a running server, with
+no work-around: the generator's default settings, a plain ``Client`` for an open service.
 
-openapi-python-client generates the package (with no warnings), then appends, conflicts and reads
-through it, against a real uvicorn process on a SQLite file: an open one, and one with API tokens,
-where the generated ``AuthenticatedClient`` carries the token and a missing token or scope comes
-back as the declared 401 or 403 problem.
+openapi-python-client generates the package (with no warnings); then a program written with it
+runs the course-subscription decision of the DCB examples, with its 409 retry, against a real
+uvicorn process on a SQLite file: an open one, and one with API tokens, where the generated
+``AuthenticatedClient`` carries the token and a missing token or scope comes back as the declared
+401 or 403 problem, typed.
 """
 
 from __future__ import annotations
@@ -99,24 +101,114 @@ def api(generated: Any) -> Api:
     )
 
 
-def test_append_conflict_and_read_through_the_generated_client(
+class Courses:
+    """The course-subscription decision, written as a user of the generated client would."""
+
+    def __init__(self, api: Api, client: Any) -> None:
+        self.api = api
+        self.models = api.models
+        self.client = client
+
+    def append(
+        self, event_type: str, data: dict[str, Any], tags: list[str], **condition: Any
+    ) -> Any:
+        models = self.models
+        body = models.AppendRequest(
+            events=[
+                models.EventInput(
+                    type_=event_type, data=data, tags=tags
+                )
+            ],
+            **({"condition": models.AppendCondition(**condition)} if condition else {}),
+        )
+        return self.api.append_events.sync_detailed(client=self.client, body=body)
+
+    def define(self, course: str, capacity: int) -> None:
+        response = self.append(
+            "CourseDefined", {"course_id": course, "capacity": capacity}, [f"course:{course}"]
+        )
+        assert response.status_code == 201, response.content
+
+    def subscribe(self, student: str, course: str, *, before_append: Any = None) -> str:
+        """Read the course's events, decide, append under the read's condition; on 409 read
+        and decide again. The outcome, as the example words it."""
+        models = self.models
+        query = models.Query(
+            items=[
+                models.QueryItem(
+                    types=["CourseDefined", "StudentSubscribedToCourse"], tags=[f"course:{course}"]
+                )
+            ]
+        )
+        for _ in range(5):
+            read = self.api.read_events.sync_detailed(
+                client=self.client, body=models.ReadRequest(query=query)
+            )
+            assert read.status_code == 200, read.content
+            page = read.parsed
+            capacity = 0
+            subscribed: set[str] = set()
+            for event in page.events:
+                data = event.data
+                if event.type_ == "CourseDefined":
+                    capacity = data["capacity"]
+                else:
+                    subscribed.add(data["student_id"])
+            if student in subscribed:
+                return "Student already subscribed to this course"
+            if len(subscribed) >= capacity:
+                return f'Course "{course}" is already fully booked'
+            if before_append is not None:
+                before_append()
+                before_append = None
+            appended = self.append(
+                "StudentSubscribedToCourse",
+                {"student_id": student, "course_id": course},
+                [f"student:{student}", f"course:{course}"],
+                fail_if_events_match=query,
+                after=page.marker,
+            )
+            if appended.status_code == 201:
+                return "subscribed"
+            assert appended.status_code == 409, appended.content
+            assert isinstance(appended.parsed, models.ConflictProblem)
+            assert appended.parsed.conflicting_position > page.marker
+        raise AssertionError("no decision after five rounds")
+
+
+def test_the_decision_with_its_retry_through_a_plain_client(
     generated: Any, api: Api, base_url: str
 ) -> None:
+    """Two students race for the last seat: the one who appends second gets the typed 409,
+    reads again, and is told the course is full."""
     with generated.Client(base_url=base_url, raise_on_unexpected_status=True) as client:
-        check_append_conflict_and_read(client, api)
+        courses = Courses(api, client)
+        courses.define("c1", capacity=1)
+        outcomes: list[str] = []
+
+        def rival_takes_the_seat() -> None:
+            outcomes.append(courses.subscribe("s2", "c1"))
+
+        outcomes.append(courses.subscribe("s1", "c1", before_append=rival_takes_the_seat))
+        again = courses.subscribe("s2", "c1")
+
+    assert outcomes == ["subscribed", 'Course "c1" is already fully booked']
+    assert again == "Student already subscribed to this course"
 
 
-def test_a_token_with_read_and_append_appends_and_reads(
+def test_a_token_with_read_and_append_runs_the_decision(
     generated: Any, api: Api, guarded_url: str
 ) -> None:
     with generated.AuthenticatedClient(
         base_url=guarded_url, token=WRITER, raise_on_unexpected_status=True
     ) as client:
-        check_append_conflict_and_read(client, api)
+        courses = Courses(api, client)
+        courses.define("c2", capacity=2)
+        assert courses.subscribe("s1", "c2") == "subscribed"
 
 
 @pytest.mark.parametrize("token", [None, "not-a-known-token"], ids=["no-token", "unknown-token"])
-def test_without_a_known_token_the_client_gets_401(
+def test_without_a_known_token_the_client_gets_a_typed_401(
     generated: Any, api: Api, guarded_url: str, token: str | None
 ) -> None:
     models = api.models
@@ -128,69 +220,27 @@ def test_without_a_known_token_the_client_gets_401(
         )
     )
     with client:
-        appended = api.append_events.sync_detailed(client=client, body=seat_claim(models))
-        read = api.read_events.sync_detailed(client=client, body=seat_read(models))
+        appended = Courses(api, client).append("CourseDefined", {}, ["course:c9"])
+        read = api.read_events.sync_detailed(client=client, body=models.ReadRequest())
 
     for response in (appended, read):
         assert response.status_code == 401
-        assert isinstance(response.parsed, models.Problem)
-        assert response.parsed.type_ == "/problems/unauthorized"
+        assert isinstance(response.parsed, models.UnauthorizedProblem)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_read_only_token_reads_but_gets_403_on_append(
+def test_a_read_only_token_reads_but_gets_a_typed_403_on_append(
     generated: Any, api: Api, guarded_url: str
 ) -> None:
     models = api.models
     with generated.AuthenticatedClient(
         base_url=guarded_url, token=READER, raise_on_unexpected_status=True
     ) as client:
-        appended = api.append_events.sync_detailed(client=client, body=seat_claim(models))
-        read = api.read_events.sync_detailed(client=client, body=seat_read(models))
+        appended = Courses(api, client).append("CourseDefined", {}, ["course:c9"])
+        read = api.read_events.sync_detailed(client=client, body=models.ReadRequest())
 
     assert appended.status_code == 403
-    assert isinstance(appended.parsed, models.Problem)
-    assert appended.parsed.type_ == "/problems/forbidden"
+    assert isinstance(appended.parsed, models.ForbiddenProblem)
+    assert appended.parsed.scope == "append"
     assert read.status_code == 200
     assert isinstance(read.parsed, models.ReadResponse)
-
-
-def seat_claim(models: Any) -> Any:
-    return models.AppendRequest(
-        events=[models.EventInput(type_="SeatClaimed", data={"by": "bob"}, tags=["seat:9"])]
-    )
-
-
-def seat_read(models: Any) -> Any:
-    query = models.Query(items=[models.QueryItem(types=["SeatClaimed"], tags=["seat:9"])])
-    return models.ReadRequest(query=query)
-
-
-def check_append_conflict_and_read(client: Any, api: Api) -> None:
-    models = api.models
-    query = models.Query(items=[models.QueryItem(types=["SeatClaimed"], tags=["seat:7"])])
-
-    claim = models.AppendRequest(
-        events=[models.EventInput(type_="SeatClaimed", data={"by": "ann"}, tags=["seat:7"])],
-        condition=models.AppendCondition(fail_if_events_match=query, after=None),
-    )
-    first = api.append_events.sync_detailed(client=client, body=claim)
-    assert first.status_code == 201
-    assert first.parsed.positions == [1]
-    assert first.parsed.last_position == 1
-
-    second = api.append_events.sync_detailed(client=client, body=claim)
-    assert second.status_code == 409
-    assert isinstance(second.parsed, models.ConflictProblem)
-    assert second.parsed.type_ == "/problems/append-condition-failed"
-    assert second.parsed.conflicting_position == 1
-    assert second.parsed.head == 1
-
-    read = api.read_events.sync_detailed(client=client, body=models.ReadRequest(query=query))
-    assert read.status_code == 200
-    assert read.parsed.marker == 1
-    assert read.parsed.head == 1
-    assert read.parsed.has_more is False
-    [event] = read.parsed.events
-    assert (event.position, event.type_, event.tags) == (1, "SeatClaimed", ["seat:7"])
-    assert event.data == {"by": "ann"}

@@ -28,10 +28,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.access.tokens import Scope
-from app.api import conversion, schemas
+from app.api import conversion, examples, schemas
 from app.api.encoding import REPLAYED_HEADER, append_response, read_response
 from app.api.guard import GuardedRoute, needs
-from app.api.openapi import header_parameter, problem_responses
+from app.api.openapi import header_parameter, json_examples, problem_responses
+from app.api.problem_models import (
+    EventIdReusedProblem,
+    ValidationProblem,
+    WriteRefusedProblem,
+)
 from app.api.state import metrics_of, settings_of, store_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -64,6 +69,7 @@ CAUSATION_HEADER = "X-Causation-ID"
         ],
     },
     responses={
+        201: json_examples(examples.APPENDED),
         200: {
             "model": schemas.AppendResponse,
             "description": "A retry of an earlier append (every id given, same content): its "
@@ -71,21 +77,26 @@ CAUSATION_HEADER = "X-Causation-ID"
             "headers": {
                 REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}},
             },
+            **json_examples(examples.REPLAYED),
         },
         **problem_responses(
             409,
             413,
+            415,
             422,
             429,
             503,
-            models={422: schemas.ValidationProblem | schemas.Problem},
+            models={422: ValidationProblem | EventIdReusedProblem | WriteRefusedProblem},
             s422="Malformed input (`/problems/validation`), an event id already stored by "
             "another append (`/problems/event-id-reused`), or rows the database itself refused "
             "(`/problems/write-refused`).",
         ),
     },
 )
-async def append_events(body: schemas.AppendRequest, request: Request) -> Response:
+async def append_events(
+    body: Annotated[schemas.AppendRequest, Body(openapi_examples=examples.APPEND)],
+    request: Request,
+) -> Response:
     """Store the events atomically, in order, at consecutive positions, or none of them."""
     store, settings, metrics = store_of(request), settings_of(request), metrics_of(request)
     events = [
@@ -114,11 +125,14 @@ async def append_events(body: schemas.AppendRequest, request: Request) -> Respon
     summary="Read events matching a query",
     response_model=schemas.ReadResponse,
     openapi_extra=needs(Scope.READ),
-    responses=problem_responses(413, 422, 503),
+    responses={200: json_examples(examples.READ_RESULTS), **problem_responses(413, 415, 422, 503)},
 )
 async def read_events(
     request: Request,
-    body: Annotated[schemas.ReadRequest, Body(default_factory=schemas.ReadRequest)],
+    body: Annotated[
+        schemas.ReadRequest,
+        Body(default_factory=schemas.ReadRequest, openapi_examples=examples.READ),
+    ],
 ) -> Response:
     """Events matching ``query`` with ``after < position < before``, in position order (reversed
     when ``backwards``), at most ``limit``; page on with ``after = marker``. The body is optional:
@@ -140,7 +154,7 @@ async def read_events(
     summary="Read events (query parameters)",
     response_model=schemas.ReadResponse,
     openapi_extra=needs(Scope.READ),
-    responses=problem_responses(422, 503),
+    responses={200: json_examples(examples.LIST_RESULTS), **problem_responses(422, 503)},
 )
 async def list_events(
     params: Annotated[schemas.ListEventsParams, Query()], request: Request

@@ -21,10 +21,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.access.tokens import Scope
-from app.api import schemas
+from app.api import examples, schemas
 from app.api.encoding import json_response
 from app.api.guard import OPEN, GuardedRoute, needs
-from app.api.openapi import problem_responses
+from app.api.openapi import json_examples, problem_responses
 from app.api.state import metrics_of, store_of
 
 router = APIRouter(tags=["operations"], route_class=GuardedRoute)
@@ -36,7 +36,7 @@ router = APIRouter(tags=["operations"], route_class=GuardedRoute)
     summary="The position of the last stored event",
     response_model=schemas.Head,
     openapi_extra=needs(Scope.READ),
-    responses=problem_responses(503),
+    responses={200: json_examples(examples.HEAD), **problem_responses(503)},
 )
 async def get_head(request: Request) -> Response:
     """0 for an empty store."""

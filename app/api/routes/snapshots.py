@@ -14,21 +14,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 
 from app.access.tokens import Scope
-from app.api import conversion, schemas
+from app.api import conversion, examples, schemas
 from app.api.encoding import json_response, snapshot_body
 from app.api.guard import GuardedRoute, needs
-from app.api.openapi import problem_responses
+from app.api.openapi import json_examples, problem_responses
+from app.api.problem_models import ValidationProblem, WriteRefusedProblem
 from app.api.state import store_of
 from app.errors import SnapshotNotFound
 
 router = APIRouter(tags=["snapshots"], route_class=GuardedRoute)
 
 SNAPSHOT_PATH = "/v1/snapshots/{name}/{key}"
-Name = Annotated[schemas.SnapshotNamePart, Path(description="The state's name.")]
-Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")]
+Name = Annotated[
+    schemas.SnapshotNamePart,
+    Path(description="The state's name.", openapi_examples={"course": {"value": "course-state"}}),
+]
+Key = Annotated[
+    schemas.SnapshotNamePart,
+    Path(description="Whose state it is.", openapi_examples={"c1": {"value": "c1"}}),
+]
 
 
 @router.put(
@@ -38,17 +45,24 @@ Key = Annotated[schemas.SnapshotNamePart, Path(description="Whose state it is.")
     response_model=schemas.Snapshot,
     openapi_extra=needs(Scope.SNAPSHOT),
     response_description="The snapshot now stored (the older one is kept when it is newer).",
-    responses=problem_responses(
-        413,
-        422,
-        503,
-        models={422: schemas.ValidationProblem | schemas.Problem},
-        s422="Malformed input, or `position` above the head (`/problems/validation`); or a row "
-        "the database itself refused (`/problems/write-refused`).",
-    ),
+    responses={
+        200: json_examples(examples.SNAPSHOT),
+        **problem_responses(
+            413,
+            415,
+            422,
+            503,
+            models={422: ValidationProblem | WriteRefusedProblem},
+            s422="Malformed input, or `position` above the head (`/problems/validation`); or a row "
+            "the database itself refused (`/problems/write-refused`).",
+        ),
+    },
 )
 async def put_snapshot(
-    name: Name, key: Key, body: schemas.SnapshotPut, request: Request
+    name: Name,
+    key: Key,
+    body: Annotated[schemas.SnapshotPut, Body(openapi_examples=examples.SNAPSHOT_PUT)],
+    request: Request,
 ) -> Response:
     """Store the state ``name`` of ``key``, folded up to ``position``, unless the stored one is
     newer."""
@@ -62,7 +76,7 @@ async def put_snapshot(
     summary="Load a snapshot",
     response_model=schemas.Snapshot,
     openapi_extra=needs(Scope.READ),
-    responses=problem_responses(404, 422, 503),
+    responses={200: json_examples(examples.SNAPSHOT), **problem_responses(404, 422, 503)},
 )
 async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
     snapshot = await store_of(request).get_snapshot(name, key)
@@ -81,7 +95,7 @@ async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
     responses=problem_responses(
         422,
         503,
-        models={422: schemas.ValidationProblem | schemas.Problem},
+        models={422: ValidationProblem | WriteRefusedProblem},
         s422="Malformed input (`/problems/validation`), or a deletion the database itself "
         "refused (`/problems/write-refused`).",
     ),

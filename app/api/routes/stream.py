@@ -47,7 +47,7 @@ from starlette.types import Scope as ASGIScope
 
 from app.access.limits import StreamSlot
 from app.access.tokens import Scope
-from app.api import conversion, schemas
+from app.api import conversion, examples, schemas
 from app.api.guard import GuardedRoute, needs
 from app.api.openapi import problem_responses
 from app.api.state import access_of, principal_of, settings_of, store_of, tail_of
@@ -169,7 +169,20 @@ def _named(batch: list[Delivery]) -> bytes:
     response_class=EventStream,
     status_code=200,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": "Server-sent events: per matching event `id: <position>`, "
+                        "`event: <type>` with `event_names=true`, and `data: <the Event as "
+                        "one line of JSON>` (schema `Event`), then a blank line; comment "
+                        "lines (`: ping ...`) as heartbeats.",
+                    },
+                    "example": examples.STREAM,
+                }
+            }
+        },
         **problem_responses(422, 429, 503),
     },
     response_description=STREAM_DESCRIPTION,

@@ -15,9 +15,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.access.tokens import Scope
-from app.api import schemas
+from app.api import examples, schemas
 from app.api.encoding import json_response
 from app.api.guard import GuardedRoute, needs
+from app.api.openapi import json_examples
 from app.api.state import access_of, principal_of
 
 router = APIRouter(tags=["streams"], route_class=GuardedRoute)
@@ -29,6 +30,7 @@ router = APIRouter(tags=["streams"], route_class=GuardedRoute)
     summary="Get a ticket to open the stream from a browser",
     response_model=schemas.StreamTicket,
     openapi_extra=needs(Scope.READ),
+    responses={200: json_examples(examples.TICKET)},
 )
 async def create_stream_ticket(request: Request) -> Response:
     """A ticket accepted as ``?ticket=`` by ``GET /v1/events/stream`` until it expires, for
