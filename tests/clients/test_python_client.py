@@ -114,11 +114,7 @@ class Courses:
     ) -> Any:
         models = self.models
         body = models.AppendRequest(
-            events=[
-                models.EventInput(
-                    type_=event_type, data=data, tags=tags
-                )
-            ],
+            events=[models.EventInput(type_=event_type, data=data, tags=tags)],
             **({"condition": models.AppendCondition(**condition)} if condition else {}),
         )
         return self.api.append_events.sync_detailed(client=self.client, body=body)
