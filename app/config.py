@@ -20,36 +20,47 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL of the store: sqlite:///path.db (a file; `sqlite+aiosqlite` "
-        "is accepted as the same) or postgresql+asyncpg://user@host/db. `memory://` keeps "
-        "events in memory only.",
+        description="Where events live: `sqlite:///path.db` (a file, relative to the working "
+        "directory; four slashes for an absolute path; `sqlite+aiosqlite:///` is the same), "
+        "`postgresql+asyncpg://user:password@host:5432/db`, or `memory://` (in the process "
+        "only, for experiments).",
     )
     host: str = Field("127.0.0.1", description="Address `python -m app` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `python -m app` listens on.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
-        "info", description="Log level of the service and of uvicorn (access log at info)."
+        "info",
+        description="`critical`, `error`, `warning`, `info` (with uvicorn's access log) or "
+        "`debug`: of the service and of uvicorn.",
     )
 
     max_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes received."
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body, counted on the bytes received (chunked or not); "
+        "413 above.",
     )
-    max_events_per_append: int = Field(1000, ge=1, description="Most events in one append.")
+    max_events_per_append: int = Field(
+        1000, ge=1, description="Most events in one append; 413 above."
+    )
     max_read_limit: int = Field(
-        1000, ge=1, description="Most events one read returns; larger limits are clamped."
+        1000,
+        ge=1,
+        description="Most events one read returns; a larger or absent `limit` is clamped to it.",
     )
-    max_query_items: int = Field(100, ge=1, description="Most items in one query.")
+    max_query_items: int = Field(100, ge=1, description="Most items in one query; 422 above.")
     max_values_per_item: int = Field(
-        100, ge=1, description="Most types, and most tags, in one query item."
+        100, ge=1, description="Most types, and most tags, in one query item; 422 above."
     )
     snapshot_after_events: int = Field(
         100,
         ge=1,
-        description="A read from a snapshot that returns this many events says `snapshot_due`.",
+        description="A read from a snapshot that returns this many events answers "
+        "`snapshot_due: true`.",
     )
     metadata_tag_keys: list[str] = Field(
         default_factory=list,
-        description="Metadata keys whose values become `key:value` tags at append "
-        '(JSON list, e.g. ["tenant"]).',
+        description="JSON list of metadata keys whose values become `key:value` tags at "
+        'append, e.g. `["tenant"]`.',
     )
     append_queue_size: int = Field(
         1024,
@@ -88,7 +99,10 @@ class Settings(BaseSettings):
         "from the store instead.",
     )
     stream_batch_size: int = Field(
-        500, ge=1, description="Events read at a time by streams catching up from history."
+        500,
+        ge=1,
+        description="Events read at a time by a stream catching up from history, and by the "
+        "tail reader.",
     )
     shutdown_grace_seconds: int = Field(
         5,
@@ -98,24 +112,27 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=list,
-        description="Origins allowed to call the API from a browser, with credentials (JSON "
-        'list, e.g. ["https://app.example.com"]); none by default, and never `*`.',
+        description="JSON list of origins allowed to call the API from a browser, with "
+        'credentials, e.g. `["https://app.example.com"]`; each `scheme://host[:port]` (a '
+        "trailing `/` is dropped), never `*`. A page on another origin is logged once.",
     )
     api_tokens: dict[str, object] = Field(
         default_factory=dict,
         repr=False,
-        description='Tokens and their scopes (JSON object, e.g. {"s3cret": ["read", "append"]}); '
-        "scopes: read, append, snapshot, metrics. With no tokens here or in the tokens file, "
-        "the API is open. Checked at start-up (`app.access.tokens`), so that no error "
-        "message ever shows a token.",
+        description="JSON object, token to list of scopes (`read`, `append`, `snapshot`, "
+        '`metrics`), e.g. `{"s3cret": ["read", "append"]}`; named `env#1`, `env#2`, ... in '
+        "logs. With no tokens here or in the tokens file, the API is open. For development: "
+        "in production use the tokens file, which holds only digests.",
     )
     api_tokens_file: Path | None = Field(
         None,
-        description="File of hashed tokens, one `name sha256:<hex> scopes` line each (make them "
-        "with `python -m app.access`).",
+        description="File of hashed tokens, one `name sha256:<hex> scopes` line each, made "
+        "with `python -m app.access` (docs/operations.md); read at start-up.",
     )
     metrics_public: bool = Field(
-        False, description="Serve /metrics without a token (otherwise it needs scope metrics)."
+        False,
+        description="Serve `/metrics` without a token; otherwise it needs scope `metrics` (when "
+        "tokens are configured).",
     )
     stream_ticket_seconds: int = Field(
         300,
@@ -125,31 +142,44 @@ class Settings(BaseSettings):
     )
     stream_ticket_secret: SecretStr | None = Field(
         None,
-        description="Key that signs stream tickets. Give every instance behind one address the "
-        "same; by default each process makes a random one.",
+        description="Key that signs stream tickets; give every replica behind one address the "
+        "same one. By default each process makes a random one.",
     )
-    max_streams: int = Field(10_000, ge=1, description="Most streams open at once, in all.")
+    max_streams: int = Field(
+        10_000, ge=1, description="Most streams open at once, in all; 429 above."
+    )
     max_streams_per_token: int = Field(
-        1_000, ge=1, description="Most streams open at once with one token (and its tickets)."
+        1_000,
+        ge=1,
+        description="Most streams open at once with one token and its tickets; 429 above.",
     )
     append_rate_per_token: float | None = Field(
         None,
         gt=0,
-        description="Appends a second allowed to one token on average; none: no limit.",
+        description="Appends a second one token may make on average (a token bucket); 429 "
+        "above; none: no limit.",
     )
     append_burst_per_token: int = Field(
-        50, ge=1, description="Appends one token may send at once before its rate applies."
+        50, ge=1, description="Appends one token may make at once before its rate applies."
     )
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
         "FULL",
-        description="SQLite `synchronous` pragma. FULL: an acknowledged append survives a power "
-        "loss. NORMAL: faster, survives a process crash but may lose the last appends on a "
-        "machine crash.",
+        description="SQLite's `synchronous`. `FULL`: an acknowledged append survives a power "
+        "loss. `NORMAL`: faster, survives a crash of the process but may lose the last appends "
+        "if the machine goes down. `EXTRA`: as FULL in WAL mode.",
     )
     sqlite_busy_timeout_ms: int = Field(
-        5000, ge=0, description="How long a SQLite write waits for another process's lock."
+        5000,
+        ge=0,
+        description="How long a SQLite write waits for another process holding the write lock "
+        "before answering 503.",
     )
-    db_pool_size: int = Field(10, ge=1, description="Pooled database connections (PostgreSQL).")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections kept in the pool (as many again may be opened under "
+        "load).",
+    )
 
     @field_validator("cors_origins")
     @classmethod

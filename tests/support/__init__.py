@@ -12,5 +12,5 @@
 - `oracle`: the decision oracle of the race tests.
 - `crash`: the crash harness (`scripts/crashtest`), kill -9 under load.
 - `chromium`, `site`: headless Chromium and the static sites its pages come from.
-- `openapi`: the committed OpenAPI document (`scripts/export-openapi`).
+- `generated_docs`: the documents generated from the code (`scripts/export-docs`).
 """
