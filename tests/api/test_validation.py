@@ -208,3 +208,13 @@ async def test_body_that_is_not_an_object_is_a_validation_problem(
     response = await client.post("/v1/events", json=[{"type": "A"}])
 
     assert_problem(response, 422, VALIDATION)
+
+
+async def test_a_stream_query_that_is_not_json_says_why_once(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/events/stream", params={"query": "{nope", "live": "false"})
+
+    body = assert_problem(response, 422, VALIDATION)
+    [error] = body["errors"]
+    assert error["loc"] == ["query", "query"]
+    reason = "key must be a string at line 1 column 2"
+    assert error["msg"].count(reason) == 1
