@@ -1,4 +1,4 @@
-"""``python -m app``: serve the API with uvicorn.
+"""``python -m app``: serve the API with uvicorn behind the HTTP edge (`app.server`).
 
 Options ``--host`` and ``--port`` override ``EVENTSTORE_HOST`` / ``EVENTSTORE_PORT``; every other
 setting is an ``EVENTSTORE_*`` environment variable (see `app.config.Settings`). The start-up
@@ -14,7 +14,6 @@ import gc
 import logging
 from collections.abc import Sequence
 
-import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
@@ -23,6 +22,7 @@ from app.access.control import AccessControl
 from app.access.tokens import TokenConfigError
 from app.config import Settings
 from app.main import create_app
+from app.server.serve import serve
 
 logger = logging.getLogger("app")
 
@@ -89,13 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         mask_password(settings.database_url),
     )
     tune_garbage_collector()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,45 @@ class Settings(BaseSettings):
         "info", description="Log level of the service and of uvicorn (access log at info)."
     )
 
+    max_request_line_bytes: int = Field(
+        16_384,
+        ge=256,
+        description="Longest request line (method, path with query string, HTTP version), in "
+        "bytes; 414 above.",
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        description="Most bytes of header fields in one request (names, values and line ends "
+        "together, the request line not counted); 431 above.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a client has to send a request's line and headers: from the "
+        "connection's start for its first request, from the first byte for the next ones. A "
+        "connection that sent nothing is closed; one that sent part of a request is answered "
+        "408 and closed.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client has to send a request's body once its headers are in; "
+        "408 and the connection closed after.",
+    )
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        description="How long a connection may stay idle between two requests before it is closed.",
+    )
+    max_connections: int = Field(
+        16_384,
+        ge=1,
+        description="Most connections open at once; the open-file limit (raised to its hard "
+        "limit at start-up) may lower it. A new connection beyond it closes the connection idle "
+        "for the longest (between requests, or still sending its first one); when every "
+        "connection has a request in progress it is answered 503.",
+    )
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes received."
     )

@@ -8,7 +8,9 @@ finishes the document once, when it is first asked for:
   extra responses under the route's own media type), `use_problem_media_type`;
 - the security schemes (a bearer token, the stream ticket) and the 401/403 answers of every
   operation that needs a token, `document_security`. A route's access rule *is* its
-  ``security`` (`app.api.guard`), so what generated clients are told is what is enforced.
+  ``security`` (`app.api.guard`), so what generated clients are told is what is enforced;
+- the answers of the HTTP edge (`app.server`), which any operation may get before its route
+  runs: 400, 408, 414, 431 and 503, `document_edge`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class EventStoreApi(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if not self.openapi_schema:
-            self.openapi_schema = document_security(use_problem_media_type(super().openapi()))
+            document = use_problem_media_type(super().openapi())
+            self.openapi_schema = document_edge(document_security(document))
         return self.openapi_schema
 
 
@@ -133,4 +136,46 @@ def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
                         "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
                     }
                 operation["responses"] = dict(sorted(responses.items()))
+    return openapi
+
+
+_EDGE_RESPONSES = {
+    "400": "Not a valid HTTP/1.1 request.",
+    "408": "The request's line and headers, or its body, did not arrive in time "
+    "(`EVENTSTORE_HEADER_TIMEOUT_SECONDS`, `EVENTSTORE_BODY_TIMEOUT_SECONDS`); the connection "
+    "is closed.",
+    "414": "The request line is longer than `EVENTSTORE_MAX_REQUEST_LINE_BYTES`.",
+    "431": "The header fields are longer than `EVENTSTORE_MAX_HEADER_BYTES`.",
+    "503": "Every connection the service serves has a request in progress "
+    "(`EVENTSTORE_MAX_CONNECTIONS`); retry after `Retry-After` seconds.",
+}
+_EDGE_503 = (
+    " Also answered, before the request is read, when every connection the service serves has "
+    "a request in progress."
+)
+
+
+def document_edge(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare, on every operation, the problems the HTTP edge answers before any route runs
+    (`app.server.protocol`); an operation that has a 503 of its own says both."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    retry_after = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in _EDGE_RESPONSES.items():
+                if status in responses:
+                    if status == "503":
+                        responses[status]["description"] += _EDGE_503
+                    continue
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
+                }
+                if status == "503":
+                    response["headers"] = retry_after
+                responses[status] = response
+            operation["responses"] = dict(sorted(responses.items()))
     return openapi

@@ -46,7 +46,6 @@ and ``1.5``: a 422 where the value is invalid, a correct answer otherwise, on ev
 
 from __future__ import annotations
 
-import socket
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
@@ -71,6 +70,7 @@ from tests.support.api import (
 )
 from tests.support.engines import ENGINE_PARAMS, database_url
 from tests.support.live_server import HOST, live_server
+from tests.support.raw_http import exchange, parse_answer, request_head
 
 pytestmark = pytest.mark.anyio
 
@@ -117,54 +117,6 @@ def server_port() -> Iterator[int]:
         yield int(url.rsplit(":", 1)[1])
 
 
-def raw_exchange(port: int, head: bytes, parts: list[bytes], *, seconds: float = 5.0) -> bytes:
-    """Send ``head`` then each part (stopping quietly once the server closes), read until the
-    server closes or ``seconds`` pass; return every byte the server sent."""
-    received = b""
-    with socket.create_connection((HOST, port), timeout=seconds) as connection:
-        connection.sendall(head)
-        for part in parts:
-            try:
-                connection.sendall(part)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                chunk = connection.recv(65536)
-            except (TimeoutError, ConnectionResetError):
-                break
-            if not chunk:
-                break
-            received += chunk
-            if _complete(received):
-                break
-    return received
-
-
-def _complete(data: bytes) -> bool:
-    head, separator, body = data.partition(b"\r\n\r\n")
-    if not separator:
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(body) >= int(value)
-    return False
-
-
-def status_and_body(data: bytes) -> tuple[int, dict[str, Any]]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    parsed: dict[str, Any] = orjson.loads(body) if body else {}
-    return status, parsed
-
-
-def request_head(method: str, path: str, *headers: str) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Content-Type: application/json"]
-    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
-
-
 BODY_ENDPOINTS = [
     pytest.param("POST", "/v1/events", id="append"),
     pytest.param("POST", "/v1/events/query", id="query"),
@@ -179,13 +131,13 @@ def server_head(port: int) -> int:
 
 def test_declared_length_over_the_limit_is_413_before_any_body_is_sent(server_port: int) -> None:
     started = time.perf_counter()
-    data = raw_exchange(
+    data = exchange(
         server_port, request_head("POST", "/v1/events", f"Content-Length: {LIMIT + 1}"), []
     )
 
-    status, body = status_and_body(data)
-    assert status == 413
-    assert body["type"] == TOO_LARGE
+    answer = parse_answer(data)
+    assert answer.status == 413
+    assert answer.json()["type"] == TOO_LARGE
     assert time.perf_counter() - started < FAST
 
 
@@ -197,22 +149,18 @@ def test_chunked_body_growing_over_the_limit_is_413(
     parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(LIMIT // len(chunk) + 2)]
     parts.append(b"0\r\n\r\n")
 
-    data = raw_exchange(
-        server_port, request_head(method, path, "Transfer-Encoding: chunked"), parts
-    )
+    data = exchange(server_port, request_head(method, path, "Transfer-Encoding: chunked"), parts)
 
-    status, body = status_and_body(data)
-    assert status == 413
-    assert body["type"] == TOO_LARGE
+    answer = parse_answer(data)
+    assert answer.status == 413
+    assert answer.json()["type"] == TOO_LARGE
     assert server_head(server_port) == 0
 
 
 def test_content_length_lying_low_reads_only_the_declared_bytes(server_port: int) -> None:
     real = orjson.dumps({"events": [{"type": "A", "data": "x" * (LIMIT * 2)}]})
 
-    data = raw_exchange(
-        server_port, request_head("POST", "/v1/events", "Content-Length: 20"), [real]
-    )
+    data = exchange(server_port, request_head("POST", "/v1/events", "Content-Length: 20"), [real])
 
     status = int(data.split(b" ", 2)[1])
     assert status in (400, 422), data[:300]
