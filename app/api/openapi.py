@@ -35,14 +35,14 @@ class EventStoreApi(FastAPI):
         return self.openapi_schema
 
 
-def header_parameter(name: str, description: str) -> dict[str, Any]:
-    """An optional string header a route reads itself (declaring it as a FastAPI parameter
-    would cost every request: `app.api.state`)."""
+def header_parameter(name: str, description: str, *, max_length: int) -> dict[str, Any]:
+    """An optional header of printable ASCII that a route reads itself (declaring it as a
+    FastAPI parameter would cost every request: `app.api.state`)."""
     return {
         "name": name,
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": max_length, "pattern": "^[\\x20-\\x7e]*$"},
         "description": description,
     }
 

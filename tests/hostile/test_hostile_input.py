@@ -168,6 +168,27 @@ def test_content_length_lying_low_reads_only_the_declared_bytes(server_port: int
     assert server_head(server_port) == 0
 
 
+@pytest.mark.parametrize(
+    ("value", "status"), [("x" * 256, 422), ("x" * 256 * 1024, 431)], ids=["256", "256KiB"]
+)
+def test_an_oversize_trace_header_stores_nothing(server_port: int, value: str, status: int) -> None:
+    """Its value was copied into every event: a 45 KB body with a 256 KB header stored 250 MB.
+    Over 255 characters the append is a 422 naming the header; past the server's header limit
+    it never reaches the application (431)."""
+    body = orjson.dumps({"events": [{"type": "A"}] * 10})
+    head = request_head(
+        "POST", "/v1/events", f"Content-Length: {len(body)}", f"X-Correlation-ID: {value}"
+    )
+
+    answer = parse_answer(exchange(server_port, head, [body]))
+
+    assert answer.status == status, answer
+    assert answer.headers["content-type"] == "application/problem+json"
+    if status == 422:
+        assert [e["loc"] for e in answer.json()["errors"]] == [["header", "x-correlation-id"]]
+    assert server_head(server_port) == 0
+
+
 async def test_content_length_lying_low_is_counted_on_the_bytes_received() -> None:
     """Raw ASGI: a server that hands the app more than the declared length (the middleware
     cannot trust the header) still gets a 413 once the bytes received pass the limit."""
