@@ -189,6 +189,35 @@ class Settings(BaseSettings):
         5000, ge=0, description="How long a SQLite write waits for another process's lock."
     )
     db_pool_size: int = Field(10, ge=1, description="Pooled database connections (PostgreSQL).")
+    db_pool_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How long a request waits for a pooled PostgreSQL connection when all are in "
+        "use, and for the writer lock of this process, before it is answered 503.",
+    )
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long opening a PostgreSQL connection may take."
+    )
+    db_lock_timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="PostgreSQL `lock_timeout`: the longest a statement waits for a lock (a table "
+        "locked by another session, the writer lock of another replica) before it is cancelled "
+        "and the request answered 503.",
+    )
+    db_statement_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="PostgreSQL `statement_timeout`: the longest one statement may run, waits "
+        "included, before it is cancelled and the request answered 503. The driver gives up "
+        "one second later on its own (a server or network that stopped answering).",
+    )
+    ready_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="/readyz answers 503 when the database does not answer within this long.",
+    )
 
     @field_validator("cors_origins")
     @classmethod

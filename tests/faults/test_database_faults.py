@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -257,6 +257,78 @@ async def test_postgres_stopped_and_started_under_load(postgres_url: str) -> Non
     print(
         f"\n{test.figures.unavailable} 503s; {test.figures.replays} replays; "
         f"appends recovered {recovered:.2f} s after /readyz"
+    )
+
+
+@asynccontextmanager
+async def table_locked(url: str) -> AsyncIterator[None]:
+    """Another session holds ``LOCK TABLE events IN ACCESS EXCLUSIVE MODE`` for the block."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    locker = await asyncpg.connect(dsn)
+    try:
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await locker.close()
+
+
+HELD_SECONDS = 10.0
+"""The longest the table stays locked: the requests must be answered long before."""
+ANSWER_BOUND = 5.0
+"""Appends and reads: the lock timeout of 1 s, or a pool wait of 0.5 s then the lock timeout,
+with a wide margin for a loaded machine; far below `HELD_SECONDS`, which they waited for."""
+READY_BOUND = 2.0
+"""The issue's bound for /readyz, four times its configured 0.5 s."""
+
+
+async def timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = await request
+    return response, time.monotonic() - started
+
+
+@pytest.mark.postgres
+async def test_a_locked_table_is_answered_503_within_the_timeouts(postgres_url: str) -> None:
+    """``events`` locked by another session: appends, reads, the head and /readyz all waited
+    for the whole lock (the pool's queue gave up after 10 s). Now each is a 503 with
+    Retry-After within its timeout, /healthz stays 200, and after the lock the same append is
+    stored once."""
+    settings = {
+        "db_lock_timeout_seconds": "1",
+        "db_statement_timeout_seconds": "3",
+        "db_pool_size": "1",  # two connections: most requests wait for one
+        "db_pool_timeout_seconds": "0.5",
+        "ready_timeout_seconds": "0.5",
+    }
+    body = {"events": [{"id": str(uuid.uuid4()), "type": "Locked", "tags": ["lock"]}]}
+    with service(postgres_url, **settings) as process:
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+            async with table_locked(postgres_url), asyncio.timeout(HELD_SECONDS):
+                requests = [
+                    http.post("/v1/events", json=body),
+                    http.post("/v1/events/query", json={"query": {"items": [{"tags": ["x"]}]}}),
+                    http.get("/v1/events"),
+                    http.put("/v1/snapshots/s/k", json={"position": 0, "state": None}),
+                    *(http.get("/v1/head") for _ in range(6)),
+                ]
+                answers = await asyncio.gather(*(timed(request) for request in requests))
+                ready, ready_seconds = await timed(http.get("/readyz"))
+                health = await http.get("/healthz")
+            stored = await http.post("/v1/events", json=body)
+            ready_after = await http.get("/readyz")
+
+    for response, seconds in answers:
+        assert_unavailable(response)
+        assert seconds < ANSWER_BOUND, f"{response.request.url}: {seconds:.2f} s"
+    assert_unavailable(ready)
+    assert ready_seconds < READY_BOUND
+    assert health.status_code == 200
+    assert stored.status_code == 201, stored.text  # nothing of it was stored while locked
+    assert ready_after.status_code == 200
+    print(
+        f"\n503 in {min(s for _, s in answers):.2f}-{max(s for _, s in answers):.2f} s; "
+        f"/readyz in {ready_seconds:.2f} s"
     )
 
 

@@ -16,6 +16,17 @@
 - Schema migrations take another advisory lock, so replicas starting together migrate once.
 - Connection failures surface as StorageUnavailable (HTTP 503); SQLAlchemy discards the broken
   connection, so the next request gets a fresh one and the service recovers without a restart.
+- **Nothing waits for the database without a bound.** With the ``events`` table locked by another
+  session, every read, append and ``/readyz`` used to wait for the whole lock. Now each session
+  runs with ``lock_timeout`` and ``statement_timeout`` (`Settings.db_lock_timeout_seconds`,
+  `Settings.db_statement_timeout_seconds`, sent as connection parameters, so no statement is
+  added to any transaction): PostgreSQL cancels a statement that waits or runs longer, the
+  transaction is rolled back, and the request is a 503. asyncpg's own ``command_timeout``, one
+  second longer, covers a server or network that stopped answering (asyncpg then cancels the
+  statement and the connection is discarded); ``timeout`` bounds a connect; the pool's checkout
+  and the writer lock of this process wait at most `Settings.db_pool_timeout_seconds`. Every one
+  of these errors is StorageUnavailable (`runner.storage_error`). The lock timeout applies to the
+  advisory writer lock too: a replica's append waits that long for the others'.
 - Replicas wake each other's tail readers with LISTEN/NOTIFY (`commit_feed`, in
   `postgres_notify.py`) on one dedicated connection per process, outside the pool.
 """
@@ -23,8 +34,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
@@ -40,6 +52,22 @@ T = TypeVar("T")
 
 WRITER_LOCK = 0x6576656E7473  # "events"
 MIGRATION_LOCK = 0x736368656D61  # "schema"
+
+
+COMMAND_TIMEOUT_MARGIN = 1.0
+"""asyncpg gives up on a statement this long after PostgreSQL's ``statement_timeout`` would."""
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments: the timeouts (see the module docstring)."""
+    return {
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_statement_timeout_seconds + COMMAND_TIMEOUT_MARGIN,
+        "server_settings": {
+            "lock_timeout": f"{round(settings.db_lock_timeout_seconds * 1000)}ms",
+            "statement_timeout": f"{round(settings.db_statement_timeout_seconds * 1000)}ms",
+        },
+    }
 
 
 def async_url(database_url: str) -> str:
@@ -63,11 +91,13 @@ class PostgresRunner:
         return self._engine
 
     async def start(self) -> None:
+        settings = self._settings
         self._engine = create_async_engine(
-            async_url(self._settings.database_url),
-            pool_size=self._settings.db_pool_size,
-            max_overflow=self._settings.db_pool_size,
-            pool_timeout=10,
+            async_url(settings.database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args=connect_args(settings),
         )
         # The same pool, in autocommit: a read needs no BEGIN nor ROLLBACK (see the docstring).
         self._reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -89,10 +119,25 @@ class PostgresRunner:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
             return work(conn)
 
-        async with self._writer:
-            with translated_errors("PostgreSQL"):
-                async with self.engine.begin() as conn:
-                    return await conn.run_sync(locked)
+        with translated_errors("PostgreSQL"):
+            async with self._writer_lock(), self.engine.begin() as conn:
+                return await conn.run_sync(locked)
+
+    @asynccontextmanager
+    async def _writer_lock(self) -> AsyncIterator[None]:
+        """This process's writer lock, waited for at most ``db_pool_timeout_seconds``."""
+        seconds = self._settings.db_pool_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                await self._writer.acquire()
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"another write of this process held the writer lock for more than {seconds} s"
+            ) from None
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         reads = self._reads

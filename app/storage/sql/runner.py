@@ -15,7 +15,8 @@ each into the domain error it stands for, in one place for both databases.
 - Any other refusal of rows (another constraint, a trigger of the operator's, a value the column
   cannot hold) is `WriteRefused`: never mistaken for a reused id.
 - Everything else the database or the connection raises (locked, gone, timed out, the pool
-  exhausted) is `StorageUnavailable`: retry later.
+  exhausted) is `StorageUnavailable`: retry later. That includes the ``TimeoutError`` of
+  asyncpg's command timeout, which SQLAlchemy passes on untranslated (it is an ``OSError``).
 """
 
 from __future__ import annotations
