@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from app.access.control import AccessControl
 from app.access.tokens import TokenConfigError
 from app.config import Settings
-from app.main import create_app
+from app.main import ShutdownNotice, create_app
 from app.server.serve import serve
 
 logger = logging.getLogger("app")
@@ -89,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         mask_password(settings.database_url),
     )
     tune_garbage_collector()
-    serve(create_app(settings), settings)
+    shutdown = ShutdownNotice()
+    serve(create_app(settings, shutdown=shutdown), settings, on_shutdown=shutdown)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         5,
         ge=1,
-        description="On SIGTERM, how long open connections get to finish before they are "
-        "closed (streams end at once; this bounds clients that stopped reading).",
+        description="On SIGTERM, how long open requests get to finish. Streams end at once; "
+        "database work not done half a second before the end is abandoned and answered 503 "
+        "(an append so answered is never stored); the process exits within this plus 2 s.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

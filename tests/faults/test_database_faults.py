@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -39,10 +38,10 @@ from sqlalchemy.engine import make_url
 from tests.support.crash import REQUEST_TIMEOUT, Crashtest
 from tests.support.engines import database_url
 from tests.support.live_server import ServiceProcess, service_process
+from tests.support.locks import assert_unavailable, sqlite_write_lock_held, table_locked
 
 pytestmark = pytest.mark.anyio
 
-PROBLEM = "application/problem+json"
 RECOVERY_SECONDS = 10.0
 
 
@@ -127,13 +126,6 @@ async def seconds_to_recover(test: Crashtest, http: httpx.AsyncClient, base_url:
         assert_unavailable(response)
         assert time.monotonic() - started < RECOVERY_SECONDS, "appends did not recover"
         await asyncio.sleep(0.1)
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == PROBLEM
-    assert response.headers["retry-after"] == "1"
-    assert response.json()["status"] == 503
 
 
 # --- PostgreSQL ---
@@ -260,19 +252,6 @@ async def test_postgres_stopped_and_started_under_load(postgres_url: str) -> Non
     )
 
 
-@asynccontextmanager
-async def table_locked(url: str) -> AsyncIterator[None]:
-    """Another session holds ``LOCK TABLE events IN ACCESS EXCLUSIVE MODE`` for the block."""
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    locker = await asyncpg.connect(dsn)
-    try:
-        async with locker.transaction():
-            await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-            yield
-    finally:
-        await locker.close()
-
-
 HELD_SECONDS = 10.0
 """The longest the table stays locked: the requests must be answered long before."""
 ANSWER_BOUND = 5.0
@@ -334,37 +313,6 @@ async def test_a_locked_table_is_answered_503_within_the_timeouts(postgres_url: 
 
 # --- SQLite ---
 
-LOCKER = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-connection.execute("ROLLBACK")
-connection.close()
-"""
-"""Holds the write lock of the SQLite file given as argument until a line arrives on stdin."""
-
-
-@contextmanager
-def write_lock_held(path: Path) -> Iterator[None]:
-    """Another process holds ``BEGIN EXCLUSIVE`` on ``path`` for the duration of the block."""
-    with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as locker:
-        assert locker.stdin is not None
-        assert locker.stdout is not None
-        try:
-            assert locker.stdout.readline().strip() == "locked"
-            yield
-        finally:
-            locker.stdin.write("\n")
-            locker.stdin.flush()
-            assert locker.wait(timeout=10) == 0
-
 
 async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
@@ -377,7 +325,7 @@ async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
         ):
             blocked = fresh_append(test)
             await asyncio.sleep(0.3)
-            with write_lock_held(path):
+            with sqlite_write_lock_held(path):
                 head = (await http.get(f"{base_url}/v1/head")).json()["head"]
                 started = time.monotonic()
                 refused = await send(test, http, base_url, blocked)

@@ -27,6 +27,10 @@
   and the writer lock of this process wait at most `Settings.db_pool_timeout_seconds`. Every one
   of these errors is StorageUnavailable (`runner.storage_error`). The lock timeout applies to the
   advisory writer lock too: a replica's append waits that long for the others'.
+- At shutdown (`drain`, see `runner.py`), a write not yet committing is abandoned: its waits and
+  statements are cancelled, its connection closed (the server rolls the transaction back) and
+  its request answered 503; the commit itself is never interrupted. Closing the pool takes at
+  most `CLOSE_SECONDS`.
 - Replicas wake each other's tail readers with LISTEN/NOTIFY (`commit_feed`, in
   `postgres_notify.py`) on one dedicated connection per process, outside the pool.
 """
@@ -34,21 +38,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
 from app.errors import StorageUnavailable
 from app.storage.sql.migrations import upgrade
 from app.storage.sql.postgres_notify import PostgresCommitFeed
-from app.storage.sql.runner import translated_errors
+from app.storage.sql.runner import Cutoff, translated_errors
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+CLOSE_SECONDS = 2.0
+"""The longest closing the pool's connections may take at shutdown."""
 
 WRITER_LOCK = 0x6576656E7473  # "events"
 MIGRATION_LOCK = 0x736368656D61  # "schema"
@@ -82,6 +92,7 @@ class PostgresRunner:
         self._engine: AsyncEngine | None = None
         self._reads: AsyncEngine | None = None
         self._writer = asyncio.Lock()
+        self._cutoff = Cutoff()
         self.commit_feed = PostgresCommitFeed(settings.database_url)
 
     @property
@@ -111,8 +122,15 @@ class PostgresRunner:
 
     async def close(self) -> None:
         if self._engine is not None:
-            await self._engine.dispose()
+            try:
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await self._engine.dispose()
+            except TimeoutError:
+                logger.warning("PostgreSQL connections not closed within %s s", CLOSE_SECONDS)
             self._engine = self._reads = None
+
+    def drain(self, deadline: float) -> None:
+        self._cutoff.set(deadline)
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         def locked(conn: Connection) -> T:
@@ -120,8 +138,20 @@ class PostgresRunner:
             return work(conn)
 
         with translated_errors("PostgreSQL"):
-            async with self._writer_lock(), self.engine.begin() as conn:
-                return await conn.run_sync(locked)
+            async with AsyncExitStack() as held:
+                conn: AsyncConnection | None = None
+                try:
+                    async with self._cutoff.bounding():
+                        await held.enter_async_context(self._writer_lock())
+                        conn = await held.enter_async_context(self.engine.connect())
+                        await conn.begin()
+                        result = await conn.run_sync(locked)
+                except StorageUnavailable:
+                    if conn is not None:  # abandoned: closed at once, the server rolls back
+                        await conn.invalidate()
+                    raise
+                await conn.commit()  # not abandoned once begun (runner.py)
+                return result
 
     @asynccontextmanager
     async def _writer_lock(self) -> AsyncIterator[None]:
@@ -144,5 +174,5 @@ class PostgresRunner:
         if reads is None:
             raise StorageUnavailable("the store is not started")
         with translated_errors("PostgreSQL"):
-            async with reads.connect() as conn:
+            async with self._cutoff.bounding(), reads.connect() as conn:
                 return await conn.run_sync(work)
