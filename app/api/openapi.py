@@ -20,7 +20,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.api.guard import BEARER, TICKET, TICKET_PARAMETER
+from app.access.tickets import TICKET_PARAMETER
+from app.api.guard import BEARER, TICKET
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.schemas import ConflictProblem, Problem, ValidationProblem
 
