@@ -1,7 +1,11 @@
 """The hostile-input catalogue: what a careless or malicious client may send, and the answer.
 
-Each case must get a clear answer (a 4xx problem, or a correct 2xx), never a 500, and quickly:
-``FAST`` seconds per request bounds the "no slow path" property (it is no benchmark). Cases that
+Each case must get a clear answer (a 4xx problem, or a correct 2xx), never a 500. Where "no slow
+path" can be seen in the answer it is asserted so: a list over its count limit is refused by its
+count before any element is validated, so a list of invalid elements gets one error, ``too_long``,
+at the list (validated first, it got one per element, and took seconds). Elsewhere each request
+has a liveness bound, `LIVENESS`, far above any answer's time: it catches a hang or a quadratic
+path, not a slow machine. Cases that
 tests/api/test_limits.py, tests/api/test_validation.py and tests/stream/test_parameters.py
 already assert identically are not repeated here.
 
@@ -74,15 +78,16 @@ from tests.support.raw_http import exchange, parse_answer, request_head
 
 pytestmark = pytest.mark.anyio
 
-FAST = 1.0
-"""Seconds: a generous bound on one answer, for "no slow path", not a benchmark."""
+LIVENESS = 10.0
+"""Seconds: a bound on one answer that only a hang or a quadratic path reaches, not a slow
+machine (a shared, loaded two-core machine once took 1.16 s for a 1 s bound)."""
 LIMIT = 4096
 VALIDATION = "/problems/validation"
 TOO_LARGE = "/problems/payload-too-large"
 JSON = {"content-type": "application/json"}
 
 
-async def timed(request: Any, bound: float = FAST) -> httpx.Response:
+async def timed(request: Any, bound: float = LIVENESS) -> httpx.Response:
     """Await the request; fail if it took ``bound`` seconds or more."""
     started = time.perf_counter()
     response: httpx.Response = await request
@@ -130,15 +135,13 @@ def server_head(port: int) -> int:
 
 
 def test_declared_length_over_the_limit_is_413_before_any_body_is_sent(server_port: int) -> None:
-    started = time.perf_counter()
     data = exchange(
         server_port, request_head("POST", "/v1/events", f"Content-Length: {LIMIT + 1}"), []
-    )
+    )  # not a byte of the body is sent: the answer comes before it is read
 
     answer = parse_answer(data)
     assert answer.status == 413
     assert answer.json()["type"] == TOO_LARGE
-    assert time.perf_counter() - started < FAST
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
@@ -208,7 +211,7 @@ async def test_content_length_lying_low_is_counted_on_the_bytes_received() -> No
 
     scope = raw_append_scope(10)
     async with running_app(make_settings(max_body_bytes=LIMIT)) as app:
-        with anyio.fail_after(5):
+        with anyio.fail_after(LIVENESS):
             await app(scope, receive, send)
 
     assert sent[0]["type"] == "http.response.start"
@@ -247,7 +250,7 @@ async def test_deeply_nested_json_is_refused_fast(
 
 
 async def test_deeply_nested_stream_query_is_refused_fast(client: httpx.AsyncClient) -> None:
-    with anyio.fail_after(5):
+    with anyio.fail_after(LIVENESS):
         response = await timed(
             client.get("/v1/events/stream", params={"query": "[" * URL_DEEP, "live": "false"})
         )
@@ -287,49 +290,58 @@ async def test_nesting_within_the_limit_round_trips(engine_client: httpx.AsyncCl
     assert stored[0]["data"] == data
 
 
-async def test_huge_lists_are_refused_fast(client: httpx.AsyncClient) -> None:
-    """10^5 elements, each body well under 4 MiB: refused by their count before any element is
-    validated (`app.api.request_limits`; validating them first took 0.7-3 s)."""
-    many = 100_000
-    bodies: list[tuple[str, dict[str, Any], int, str]] = [
-        ("/v1/events/query", {"query": {"items": [{"types": ["A"]}] * many}}, 422, VALIDATION),
-        ("/v1/events/query", {"query": {"items": [{"tags": ["t"] * many}]}}, 422, VALIDATION),
+MANY = 100_000
+INVALID_TYPE = ""
+"""An element no list may hold (types are 1 to 255 characters): validated, each is an error."""
+
+
+def one_too_long_error(response: httpx.Response, loc: list[str | int]) -> None:
+    """The list at ``loc`` was refused by its count alone: one error, not one per element."""
+    body = assert_problem(response, 422, VALIDATION)
+    assert [(e["loc"], e["type"]) for e in body["errors"]] == [(loc, "too_long")]
+
+
+async def test_huge_lists_are_refused_by_their_count(client: httpx.AsyncClient) -> None:
+    """10^5 invalid elements, each body well under 4 MiB: one error at the list (validating
+    every element first took 0.7-3 s, `app.api.request_limits`)."""
+    invalid_items = [{"types": [INVALID_TYPE]}] * MANY
+    cases: list[tuple[str, dict[str, Any], list[str | int]]] = [
+        ("/v1/events/query", {"query": {"items": invalid_items}}, ["body", "query", "items"]),
+        (
+            "/v1/events/query",
+            {"query": {"items": [{"tags": [INVALID_TYPE] * MANY}]}},
+            ["body", "query", "items", 0, "tags"],
+        ),
         (
             "/v1/events",
             {
                 "events": [event("A")],
-                "condition": {"fail_if_events_match": {"items": [{"types": ["A"]}] * many}},
+                "condition": {"fail_if_events_match": {"items": invalid_items}},
             },
-            422,
-            VALIDATION,
+            ["body", "condition", "fail_if_events_match", "items"],
         ),
-        ("/v1/events", {"events": [event("A")] * many}, 413, TOO_LARGE),
     ]
-    for path, body, status, problem_type in bodies:
+    for path, body, loc in cases:
         content = orjson.dumps(body)
         assert len(content) < 4 * 1024 * 1024
-        response = await timed(client.post(path, content=content, headers=JSON))
-        assert_problem(response, status, problem_type)
+        one_too_long_error(await timed(client.post(path, content=content, headers=JSON)), loc)
+    events = orjson.dumps({"events": [{"type": INVALID_TYPE}] * MANY})
+    # Counted first, the events are a 413; validated first, they were 10^5 errors of a 422.
+    response = await timed(client.post("/v1/events", content=events, headers=JSON))
+    assert_problem(response, 413, TOO_LARGE)
     assert (await client.get("/v1/head")).json() == {"head": 0}
 
 
-async def test_many_tags_in_one_item_are_refused_fast(client: httpx.AsyncClient) -> None:
-    content = orjson.dumps({"query": {"items": [{"tags": ["t"] * 100_000}]}})
-
-    response = await timed(client.post("/v1/events/query", content=content, headers=JSON))
-
-    assert_problem(response, 422, VALIDATION)
-
-
 @pytest.mark.parametrize("path", ["/v1/events", "/v1/events/stream"])
-async def test_thousands_of_query_parameters_are_refused_fast(
+async def test_thousands_of_query_parameters_are_refused_by_their_count(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    query = "&".join(["type=A"] * 8_000 + ["live=false"] * (path.endswith("stream")))
-    with anyio.fail_after(5):
-        response = await timed(client.get(f"{path}?{query}"))
+    query = "&".join(["type="] * 8_000 + ["live=false"] * (path.endswith("stream")))
+    with anyio.fail_after(LIVENESS):
+        response = await client.get(f"{path}?{query}")
 
-    assert_problem(response, 422, VALIDATION)
+    body = assert_problem(response, 422, VALIDATION)
+    assert [e["type"] for e in body["errors"]] == ["too_long"]
 
 
 # --- strings: exact matching, NUL, UTF-8, surrogates ----------------------------------------------
@@ -433,7 +445,7 @@ async def test_nul_in_a_name_is_refused_everywhere(
     engine_client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     content = orjson.dumps(body) if body is not None else None
-    with anyio.fail_after(5):
+    with anyio.fail_after(LIVENESS):
         response = await timed(
             engine_client.request(method, path, content=content, headers=JSON if body else {})
         )
@@ -488,7 +500,7 @@ async def test_invalid_utf8_in_a_body_is_refused(
 async def test_invalid_utf8_in_the_url_is_never_a_server_error(
     engine_client: httpx.AsyncClient, path: str
 ) -> None:
-    with anyio.fail_after(5):
+    with anyio.fail_after(LIVENESS):
         response = await timed(engine_client.get(path))
 
     assert_answered_cleanly(response)
@@ -638,7 +650,7 @@ async def test_enormous_stream_positions_end_a_finite_stream(
     holds the one event."""
     await append_ok(engine_client, event("A"))
 
-    with anyio.fail_after(5):
+    with anyio.fail_after(LIVENESS):
         response = await timed(
             engine_client.get(
                 "/v1/events/stream", params={**params, "live": "false"}, headers=headers
@@ -662,7 +674,7 @@ async def test_enormous_stream_positions_end_a_finite_stream(
 async def test_bad_stream_positions_are_refused(
     client: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str]
 ) -> None:
-    with anyio.fail_after(5):
+    with anyio.fail_after(LIVENESS):
         response = await timed(
             client.get("/v1/events/stream", params={**params, "live": "false"}, headers=headers)
         )
