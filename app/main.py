@@ -17,7 +17,8 @@ Deliberate choices:
   middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
 - Middleware, outermost first: CORS (only with ``EVENTSTORE_CORS_ORIGINS``; credentials
   allowed, so origins are always named, never ``*``), metrics (every
-  answer is counted, 413s included), body limit,
+  answer is counted, 413s included), the UTF-8 check of the path and query string
+  (`app.api.request_target`), body limit,
   then FastAPI's own exception handling, which `app.api.problems` fills in.
 - The OpenAPI document is shaped in one place, `app.api.openapi`.
 - Shutdown: the server says when it begins (`ShutdownNotice`, given by `python -m app` to both
@@ -48,6 +49,7 @@ from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
+from app.api.request_target import Utf8TargetMiddleware
 from app.api.routes import events, ops, snapshots, stream, tickets
 from app.api.state import ServiceState
 from app.config import Settings
@@ -175,6 +177,7 @@ def create_app(
     access_log.install()
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Utf8TargetMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         # Outermost, so that even a problem answer carries the CORS headers a browser needs.

@@ -9,8 +9,8 @@ finishes the document once, when it is first asked for:
 - the security schemes (a bearer token, the stream ticket) and the 401/403 answers of every
   operation that needs a token, `document_security`. A route's access rule *is* its
   ``security`` (`app.api.guard`), so what generated clients are told is what is enforced;
-- the answers of the HTTP edge (`app.server`), which any operation may get before its route
-  runs: 400, 408, 414, 431 and 503, `document_edge`.
+- the answers of the HTTP edge (`app.server`) and of `app.api.request_target`, which any
+  operation may get before its route runs: 400, 408, 414, 431 and 503, `document_edge`.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
 
 
 _EDGE_RESPONSES = {
-    "400": "Not a valid HTTP/1.1 request.",
+    "400": "Not a valid HTTP/1.1 request, or a path or query string that is not UTF-8 once "
+    "percent-decoded.",
     "408": "The request's line and headers, or its body, did not arrive in time "
     "(`EVENTSTORE_HEADER_TIMEOUT_SECONDS`, `EVENTSTORE_BODY_TIMEOUT_SECONDS`); the connection "
     "is closed.",

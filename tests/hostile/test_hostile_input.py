@@ -38,8 +38,9 @@ Strings:
   stream parameters, snapshot names) is a 422 on every engine; NUL inside ``data``/``metadata``
   strings and keys is stored and returned unchanged (PostgreSQL text cannot hold NUL: the JSON
   escape keeps it);
-- invalid UTF-8 in a read or snapshot body: 422; invalid UTF-8 in a query string or path:
-  a 4xx or a 2xx, never a 500;
+- invalid UTF-8 in a read or snapshot body: 422; invalid UTF-8 in a query string or path, once
+  percent-decoded: 400 (it was replaced by U+FFFD, so ``%FF`` and ``%FE`` named one snapshot);
+  a snapshot name or key with ``/`` (``%2F``): 422 naming it;
 - lone surrogate escapes in type, tag, metadata key, query or snapshot state: 422; a valid
   escaped surrogate pair is stored as the character it encodes.
 
@@ -497,13 +498,59 @@ async def test_invalid_utf8_in_a_body_is_refused(
         "/v1/events/%FF",
     ],
 )
-async def test_invalid_utf8_in_the_url_is_never_a_server_error(
+async def test_invalid_utf8_in_the_url_is_a_400(
     engine_client: httpx.AsyncClient, path: str
 ) -> None:
+    """It was decoded into U+FFFD: different names became one."""
     with anyio.fail_after(LIVENESS):
         response = await timed(engine_client.get(path))
 
-    assert_answered_cleanly(response)
+    assert_problem(response, 400, "about:blank")
+
+
+def raw(port: int, method: str, target: str, body: bytes = b"") -> Any:
+    head = request_head(method, target, f"Content-Length: {len(body)}")
+    return parse_answer(exchange(port, head, [body]))
+
+
+def test_snapshot_keys_are_exact_utf8_or_refused(server_port: int) -> None:
+    """Over a real server: after ``PUT /v1/snapshots/a/%FF``, ``GET /v1/snapshots/a/%FE``
+    returned that snapshot. Now both are 400 and nothing is stored; UTF-8 keys are kept exactly
+    (é composed and decomposed are two keys)."""
+    state = b'{"position": 0, "state": 1}'
+    assert raw(server_port, "PUT", "/v1/snapshots/a/%FF", state).status == 400
+    assert raw(server_port, "GET", "/v1/snapshots/a/%FE").status == 400
+    assert raw(server_port, "GET", "/v1/snapshots/a/%EF%BF%BD").status == 404  # no U+FFFD key
+    assert raw(server_port, "PUT", "/v1/snapshots/a/%C3%A9", state).status == 200
+    assert raw(server_port, "GET", "/v1/snapshots/a/e%CC%81").status == 404
+    assert raw(server_port, "GET", "/v1/snapshots/a/%C3%A9").json()["key"] == "\u00e9"
+    assert raw(server_port, "GET", "/v1/events?tag=%FF").status == 400
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
+@pytest.mark.parametrize(
+    ("target", "part"),
+    [("/v1/snapshots/a%2Fb/k", "name"), ("/v1/snapshots/a/k%2f", "key")],
+    ids=["name", "key"],
+)
+def test_a_slash_in_a_snapshot_name_or_key_is_refused(
+    server_port: int, method: str, target: str, part: str
+) -> None:
+    """``%2F`` is decoded before routing: such a snapshot could never be addressed (404). It is
+    refused at once instead, naming the part."""
+    body = b'{"position": 0, "state": 1}' if method == "PUT" else b""
+
+    answer = raw(server_port, method, target, body)
+
+    assert answer.status == 422, answer
+    assert [error["loc"] for error in answer.json()["errors"]] == [["path", part]]
+
+
+async def test_a_slash_in_a_snapshot_to_read_from_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/events/query", json={"snapshot": {"name": "a/b", "key": "k"}})
+
+    body = assert_problem(response, 422, VALIDATION)
+    assert [error["loc"] for error in body["errors"]] == [["body", "snapshot", "name"]]
 
 
 @pytest.mark.parametrize(
