@@ -19,20 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.live_server import HOST, ServiceProcess, service_process
+from tests.support.live_server import HOST, ServiceProcess, service_process, settings_env
 from tests.support.raw_http import parse_answer, received_until_closed, request_head
 
 IDLE_SOCKETS = 1_100
 OPEN_FILES = 1_024
 WAIT = 10.0
-
-
-def env(**settings: str) -> dict[str, str]:
-    return {
-        "EVENTSTORE_DATABASE_URL": "memory://",
-        "EVENTSTORE_LOG_LEVEL": "warning",
-        **{f"EVENTSTORE_{name.upper()}": value for name, value in settings.items()},
-    }
 
 
 @pytest.fixture
@@ -74,7 +66,7 @@ def closed_by_server(connection: socket.socket) -> bool:
 def test_idle_sockets_beyond_the_open_file_limit_leave_the_service_answering() -> None:
     with (
         service_process(
-            "app", env(), inherit_settings=False, open_files=(OPEN_FILES, OPEN_FILES)
+            "app", settings_env(), inherit_settings=False, open_files=(OPEN_FILES, OPEN_FILES)
         ) as service,
         ExitStack() as sockets,
     ):
@@ -99,7 +91,9 @@ def test_idle_sockets_beyond_the_open_file_limit_leave_the_service_answering() -
 
 def test_a_new_connection_closes_the_longest_idle_one() -> None:
     with (
-        service_process("app", env(max_connections="8"), inherit_settings=False) as service,
+        service_process(
+            "app", settings_env(max_connections="8"), inherit_settings=False
+        ) as service,
         ExitStack() as sockets,
         httpx.Client(base_url=service.base_url, timeout=WAIT) as client,
     ):
@@ -126,7 +120,9 @@ def test_a_new_connection_closes_the_longest_idle_one() -> None:
 
 def test_when_every_connection_is_busy_a_new_one_is_answered_503() -> None:
     with (
-        service_process("app", env(max_connections="3"), inherit_settings=False) as service,
+        service_process(
+            "app", settings_env(max_connections="3"), inherit_settings=False
+        ) as service,
         ExitStack() as streams,
     ):
         clients = [
@@ -180,7 +176,7 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
         pytest.skip(f"the hard limit here is {hard}")
     with service_process(
         "app",
-        env(log_level="info"),
+        settings_env(log_level="info"),
         inherit_settings=False,
         open_files=(OPEN_FILES, 2 * OPEN_FILES),
     ) as service:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live_server import HOST, ServiceProcess, service_process
+from tests.support.live_server import HOST, ServiceProcess, service_process, settings_env
 from tests.support.raw_http import (
     answer_complete,
     exchange,
@@ -41,12 +41,7 @@ FIELDS_LIMIT = 4096
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[ServiceProcess]:
-    env = {
-        "EVENTSTORE_DATABASE_URL": "memory://",
-        "EVENTSTORE_LOG_LEVEL": "warning",
-        "EVENTSTORE_MAX_REQUEST_LINE_BYTES": str(LINE_LIMIT),
-        "EVENTSTORE_MAX_HEADER_BYTES": str(FIELDS_LIMIT),
-    }
+    env = settings_env(max_request_line_bytes=str(LINE_LIMIT), max_header_bytes=str(FIELDS_LIMIT))
     with service_process("app", env, inherit_settings=False) as process:
         yield process
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.live_server import HOST, ServiceProcess, service_process
+from tests.support.live_server import HOST, ServiceProcess, service_process, settings_env
 from tests.support.raw_http import parse_answer, received_until_closed, request_head
 
 TIMEOUT = 1.0
@@ -27,13 +27,11 @@ MARGIN = 5.0
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[ServiceProcess]:
-    env = {
-        "EVENTSTORE_DATABASE_URL": "memory://",
-        "EVENTSTORE_LOG_LEVEL": "warning",
-        "EVENTSTORE_HEADER_TIMEOUT_SECONDS": str(TIMEOUT),
-        "EVENTSTORE_BODY_TIMEOUT_SECONDS": str(TIMEOUT),
-        "EVENTSTORE_KEEP_ALIVE_SECONDS": str(int(TIMEOUT)),
-    }
+    env = settings_env(
+        header_timeout_seconds=str(TIMEOUT),
+        body_timeout_seconds=str(TIMEOUT),
+        keep_alive_seconds=str(int(TIMEOUT)),
+    )
     with service_process("app", env, inherit_settings=False) as process:
         yield process
 

@@ -60,6 +60,16 @@ class ServiceProcess:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def settings_env(database: str = "memory://", **settings: str) -> dict[str, str]:
+    """The environment of a service on ``database``, logging warnings and worse, with each
+    keyword as ``EVENTSTORE_<NAME>`` (for ``service_process(..., inherit_settings=False)``)."""
+    return {
+        "EVENTSTORE_DATABASE_URL": database,
+        "EVENTSTORE_LOG_LEVEL": "warning",
+        **{f"EVENTSTORE_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
 WITH_OPEN_FILES = (
     "import os, resource, sys; "
     "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
