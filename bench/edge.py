@@ -1,6 +1,6 @@
 """What the HTTP edge costs appends and reads: the same service and floor under three protocols.
 
-    scripts/bench edge [--seconds 3] [--repeats 3] [--store-size 10000]
+    scripts/bench edge [--seconds 3] [--repeats 3] [--store-size 10000] [--workloads read append]
 
 Targets (`bench/edge_server.py`), each a real process pinned to CPU 0 as in `bench/http.py`:
 ``edge`` (`app.server`, what ``python -m app`` runs), ``httptools`` (uvicorn's own protocol, no
@@ -63,25 +63,15 @@ async def bench(args: argparse.Namespace) -> dict[Key, list[Run]]:
                     await fill(service.base_url, f"sqlite/{protocol}", args.store_size)
                 targets[(store, protocol)] = service
         for repeat in range(args.repeats):
-            for workload in ("read", "append"):
+            for workload in args.workloads:
                 for concurrency in CONCURRENCY:
                     for (store, protocol), service in targets.items():
+                        script = WORKLOADS[workload].script
+                        if repeat == 0 and args.warmup:  # a run id of its own: fresh tags
+                            warmup_args = wrk_args(WORKLOADS[workload], tags)
+                            run_wrk(service, script, warmup_args, concurrency, args.warmup)
                         script_args = wrk_args(WORKLOADS[workload], tags)
-                        if repeat == 0 and args.warmup:
-                            run_wrk(
-                                service,
-                                WORKLOADS[workload].script,
-                                script_args,
-                                concurrency,
-                                args.warmup,
-                            )
-                        run = run_wrk(
-                            service,
-                            WORKLOADS[workload].script,
-                            script_args,
-                            concurrency,
-                            args.seconds,
-                        )
+                        run = run_wrk(service, script, script_args, concurrency, args.seconds)
                         results.setdefault((store, protocol, workload, concurrency), []).append(run)
                         print(
                             f"#{repeat + 1} {store} {protocol} {workload} c={concurrency}: "
@@ -119,6 +109,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=at_least(1), default=3)
     parser.add_argument("--warmup", type=at_least(0), default=1, help="seconds, 0 for none")
     parser.add_argument("--store-size", type=at_least(EVENTS_PER_TAG), default=10_000)
+    parser.add_argument(
+        "--workloads", nargs="+", choices=("read", "append"), default=["read", "append"]
+    )
     args = parser.parse_args()
     args.wrk_version = ensure_wrk()
     report(asyncio.run(bench(args)), args)
