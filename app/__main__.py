@@ -1,4 +1,4 @@
-"""``python -m app``: serve the API with uvicorn.
+"""``python -m app``: serve the API with uvicorn behind the HTTP edge (`app.server`).
 
 Options ``--host`` and ``--port`` override ``EVENTSTORE_HOST`` / ``EVENTSTORE_PORT``; every other
 setting is an ``EVENTSTORE_*`` environment variable (see `app.config.Settings`). The start-up
@@ -16,7 +16,6 @@ import logging
 import re
 from collections.abc import Sequence
 
-import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
@@ -24,7 +23,8 @@ from sqlalchemy.engine import make_url
 from app.access.control import AccessControl
 from app.access.tokens import TokenConfigError
 from app.config import Settings
-from app.main import create_app
+from app.main import ShutdownNotice, create_app
+from app.server.serve import serve
 
 logger = logging.getLogger("app")
 
@@ -122,13 +122,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         mask_password(settings.database_url),
     )
     tune_garbage_collector()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    shutdown = ShutdownNotice()
+    serve(create_app(settings, shutdown=shutdown), settings, on_shutdown=shutdown)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,45 @@ class Settings(BaseSettings):
         "`debug`: of the service and of uvicorn.",
     )
 
+    max_request_line_bytes: int = Field(
+        16_384,
+        ge=256,
+        description="Longest request line (method, path with query string, HTTP version), in "
+        "bytes; 414 above.",
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        description="Most bytes of header fields in one request (names, values and line ends "
+        "together, the request line not counted); 431 above.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a client has to send a request's line and headers: from the "
+        "connection's start for its first request, from the first byte for the next ones. A "
+        "connection that sent nothing is closed; one that sent part of a request is answered "
+        "408 and closed.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client has to send a request's body once its headers are in; "
+        "408 and the connection closed after.",
+    )
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        description="How long a connection may stay idle between two requests before it is closed.",
+    )
+    max_connections: int = Field(
+        16_384,
+        ge=1,
+        description="Most connections open at once; the open-file limit (raised to its hard "
+        "limit at start-up) may lower it. A new connection beyond it closes the connection idle "
+        "for the longest (between requests, or still sending its first one); when every "
+        "connection has a request in progress it is answered 503.",
+    )
     max_body_bytes: int = Field(
         4 * 1024 * 1024,
         ge=1024,
@@ -107,8 +146,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         5,
         ge=1,
-        description="On SIGTERM, how long open connections get to finish before they are "
-        "closed (streams end at once; this bounds clients that stopped reading).",
+        description="On SIGTERM, how long open requests get to finish. Streams end at once; "
+        "database work not done half a second before the end is abandoned and answered 503 "
+        "(an append so answered is never stored); the process exits within this plus 2 s.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -179,6 +219,35 @@ class Settings(BaseSettings):
         ge=1,
         description="PostgreSQL connections kept in the pool (as many again may be opened under "
         "load).",
+    )
+    db_pool_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How long a request waits for a pooled PostgreSQL connection when all are in "
+        "use, and for the writer lock of this process, before it is answered 503.",
+    )
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long opening a PostgreSQL connection may take."
+    )
+    db_lock_timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="PostgreSQL `lock_timeout`: the longest a statement waits for a lock (a table "
+        "locked by another session, the writer lock of another replica) before it is cancelled "
+        "and the request answered 503.",
+    )
+    db_statement_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="PostgreSQL `statement_timeout`: the longest one statement may run, waits "
+        "included, before it is cancelled and the request answered 503. The driver gives up "
+        "one second later on its own (a server or network that stopped answering).",
+    )
+    ready_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="/readyz answers 503 when the database does not answer within this long.",
     )
 
     @field_validator("cors_origins")

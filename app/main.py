@@ -16,9 +16,16 @@ Deliberate choices:
 - Access is checked by each route before its body is read (`app.api.guard`), not by a
   middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
 - Middleware, outermost first: the log of refused browser origins and CORS (`app.api.cors`),
-  metrics (every answer is counted, 413s included), body limit, then FastAPI's own exception
-  handling, which `app.api.problems` fills in.
+  metrics (every answer is counted, 413s included), the UTF-8 check of the path and query
+  string (`app.api.request_target`), body limit, then FastAPI's own exception handling, which
+  `app.api.problems` fills in.
 - The OpenAPI document is shaped in one place, `app.api.openapi`.
+- Shutdown: the server says when it begins (`ShutdownNotice`, given by `python -m app` to both
+  the app and `app.server.serve`), with the event-loop time by which every request must be
+  answered. The lifespan then ends every stream at once (complete responses: clients resume
+  with ``Last-Event-ID``) and tells the store to abandon what it has not done by that time, so
+  that an append still waiting is answered 503, is never stored, and nothing is left for the
+  server to cancel (which uvicorn answers 500).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
+from app.api.request_target import Utf8TargetMiddleware
 from app.api.routes import events, ops, pages, snapshots, stream, tickets
 from app.api.routes.pages import mount_assets
 from app.api.state import ServiceState
@@ -91,13 +99,32 @@ def announce_access(access: AccessControl, settings: Settings) -> None:
         )
 
 
+class ShutdownNotice:
+    """The server's word that it is shutting down, with the event-loop time by which every
+    request must be answered; the running app listens (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[float], None]] = []
+
+    def listen(self, listener: Callable[[float], None]) -> Callable[[], None]:
+        """Call ``listener(deadline)`` when the server shuts down; returns how to stop."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def __call__(self, deadline: float) -> None:
+        for listener in list(self._listeners):
+            listener(deadline)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     build_store: Callable[[Settings], EventStorageEngine] = build_engine,
+    shutdown: ShutdownNotice | None = None,
 ) -> FastAPI:
     """The service for ``settings`` (the environment's by default). ``build_store`` makes its
-    storage engine in the lifespan (tests hand in engines of their own)."""
+    storage engine in the lifespan (tests hand in engines of their own); ``shutdown`` is how
+    the server will say that it shuts down."""
     settings = settings if settings is not None else Settings()
     limits = Limits.of(settings)
     metrics = ApiMetrics()
@@ -118,6 +145,12 @@ def create_app(
                 max_buffered=settings.stream_buffer_events,
             )
             await tail.start()
+
+            def drain(deadline: float) -> None:
+                tail.end_streams()
+                store.drain(deadline)
+
+            forget = shutdown.listen(drain) if shutdown is not None else None
             try:
                 yield ServiceState(
                     settings=settings,
@@ -128,6 +161,8 @@ def create_app(
                     tail=tail,
                 )
             finally:
+                if forget is not None:
+                    forget()
                 await tail.close()
         finally:
             await store.close()
@@ -145,6 +180,7 @@ def create_app(
     access_log.install()
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Utf8TargetMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_cors(app, settings.cors_origins)
     mount_assets(app)

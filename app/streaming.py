@@ -21,6 +21,9 @@ Deliberate choices:
 - **One write per batch.** A stream sends each history batch, and everything buffered when it
   wakes, as one write: sending message by message cost more than the rest of the path together
   (a bare sse-starlette endpoint topped out near 40k messages/s that way; batched, 140k/s).
+- **Ending at shutdown.** `TailReader.end_streams` (told by the server, `app.main.ShutdownNotice`)
+  ends every subscription after what it has delivered, and history reads at their next batch, so
+  that each stream's response ends complete and its client resumes with ``Last-Event-ID``.
 - **Order and exactly-once** follow from positions: the store commits in position order (the
   one-writer rule, docs/design.md), the tail reads ``position > last`` and every subscriber
   delivers only positions above the last one it delivered.
@@ -121,8 +124,8 @@ class Subscription:
     async def batches(self) -> AsyncIterator[list[Delivery]]:
         """Every matching event after ``after``, in position order, each once, in batches (a
         history read, or all that was buffered): a stream sends each batch in one write.
-        Endless until the tail stops."""
-        while self._tail.running:
+        Endless until the tail stops or ends its streams."""
+        while self._tail.serving:
             joined_at = self._tail.join(self)
             self._lagging = False
             self._buffered_through = joined_at
@@ -168,6 +171,21 @@ class TailReader:
         self._task: asyncio.Task[None] | None = None
         self.position = 0
         self.running = False
+        self.streams_ending = False
+
+    @property
+    def serving(self) -> bool:
+        """Whether subscriptions go on (neither stopped nor ending its streams)."""
+        return self.running and not self.streams_ending
+
+    def end_streams(self) -> None:
+        """The service is shutting down: every subscription ends after what it has delivered,
+        history reads stop at their next batch, and subscriptions made from now on end at
+        once. The tail itself goes on until `close`."""
+        self.streams_ending = True
+        for subscriber in list(self._subscribers):
+            subscriber.end()
+        self._subscribers.clear()
 
     async def start(self) -> None:
         self.position = await self._engine.head()
@@ -207,7 +225,7 @@ class TailReader:
     ) -> AsyncIterator[list[Delivery]]:
         """Stored events matching ``query`` in ``(after, through]``, read and yielded ``batch``
         at a time."""
-        while after < through:
+        while after < through and not self.streams_ending:
             result = await self._engine.read(query, after=after, before=through + 1, limit=batch)
             if result.events:
                 yield [Delivery.of(event, self._encode) for event in result.events]

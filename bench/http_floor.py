@@ -1,8 +1,8 @@
 """The floor for `bench/http.py`: the service's HTTP surface with no store behind it.
 
 It parses the same request bodies with the same pydantic models, answers with bodies of the same
-shape, and stores nothing, served by uvicorn with the same settings as `python -m app`. What the
-service costs beyond this is the price of storing and finding events.
+shape, and stores nothing, served as `python -m app` serves the service (`app.server.serve`).
+What the service costs beyond this is the price of storing and finding events.
 
     python -m bench.http_floor --port 8001
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 from typing import Annotated
 
-import uvicorn
 from fastapi import FastAPI, Query, Response
 
 from app.api import schemas
 from app.config import Settings
+from app.server.serve import serve
 
 APPENDED = b'{"positions":[1],"last_position":1}'
 READ = b'{"events":[],"marker":0,"head":0,"has_more":false,"snapshot":null}'
@@ -43,12 +43,11 @@ def create_floor() -> FastAPI:
 
 
 def main() -> None:
-    settings = Settings()
     parser = argparse.ArgumentParser(description="The benchmark floor: parse, store nothing.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    uvicorn.run(create_floor(), host=args.host, port=args.port, log_level=settings.log_level)
+    serve(create_floor(), Settings(host=args.host, port=args.port))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from itsdangerous import BadData, URLSafeSerializer
 from app.access.tokens import Principal, Scope, TokenRegistry
 
 _SALT = "eventstore.stream-ticket"
+TICKET_PARAMETER = "ticket"
+"""The query parameter a ticket travels in, on ``/v1/events/stream``."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,19 @@
-"""Keep stream tickets out of uvicorn's access log.
+"""Keep stream tickets out of the logs: uvicorn's access log, and the service's own lines.
 
 A ticket travels in the URL (``/v1/events/stream?ticket=...``), and uvicorn's access log writes
 each request's path with its query string. `install` adds a filter to the ``uvicorn.access``
-logger that replaces the value of every ``ticket`` parameter (however its name is
-percent-encoded, even twice over) with ``[redacted]`` before any handler sees the line. Bearer
-tokens travel in a header, which no log line of the service or of uvicorn contains.
+logger that rewrites the target of every line with `redact_tickets` before any handler sees it;
+the service's own log lines that name a request's path pass it through `redact_tickets` too
+(`app.api.problems`). Bearer tokens travel in a header, which no log line of the service or of
+uvicorn contains.
+
+`redact_tickets` replaces the value of every query parameter whose name, percent-decoded as many
+times as it takes, mentions ``ticket`` in any case (``ticket``, ``%74icket``, ``Ticket``,
+``%2574icket``, a repeated one), whether parameters are separated by ``&`` or by ``;``: the
+service reads only ``ticket``, but a ticket sent under another name still works where it is
+accepted, and must not be written down. Should a ticket still be there after that (carried by an
+encoded separator, ``after=0%26ticket%3D...``, or in the path), the whole target is replaced by
+``[redacted]``: a line that says less is better than a line that leaks.
 
 The filter is added to the logger, not to a handler, so it stays in place when uvicorn
 configures its logging (which replaces handlers but keeps filters), whether the service runs as
@@ -14,37 +23,41 @@ configures its logging (which replaces handlers but keeps filters), whether the 
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote_plus
 
-from app.api.guard import TICKET_PARAMETER
+from app.access.tickets import TICKET_PARAMETER
 
 ACCESS_LOGGER = "uvicorn.access"
 REDACTED = "[redacted]"
-_MAX_DECODINGS = 4
 _PATH_ARGUMENT = 2
 """uvicorn's access line: client, method, path with query string, HTTP version, status."""
+_SEPARATORS = re.compile(r"([&;])")
+_CARRIED = re.compile(rf"{TICKET_PARAMETER}\s*=(?!{re.escape(REDACTED)})", re.IGNORECASE)
 
 
-def _fully_unquoted(name: str) -> str:
-    """A parameter name decoded until nothing changes: a client that encoded it twice is
-    refused, but the ticket it sent is still good and must not reach the log."""
-    for _ in range(_MAX_DECODINGS):
-        decoded = unquote_plus(name)
-        if decoded == name:
-            break
-        name = decoded
-    return name
+def _fully_unquoted(text: str) -> str:
+    """``text`` percent-decoded until nothing changes (each round that changes it shortens it)."""
+    while (decoded := unquote_plus(text)) != text:
+        text = decoded
+    return text
 
 
-def redact_tickets(path_with_query: str) -> str:
-    path, separator, query = path_with_query.partition("?")
-    if not separator:
-        return path_with_query
-    parts = query.split("&")
-    for index, part in enumerate(parts):
-        if _fully_unquoted(part.partition("=")[0]) == TICKET_PARAMETER:
-            parts[index] = f"{TICKET_PARAMETER}={REDACTED}"
-    return f"{path}?{'&'.join(parts)}"
+def redact_tickets(target: str) -> str:
+    """``target`` (a path with its query string) with every ticket replaced by `REDACTED`."""
+    if TICKET_PARAMETER not in _fully_unquoted(target).casefold():
+        return target
+    path, separator, query = target.partition("?")
+    if separator:
+        parts = _SEPARATORS.split(query)
+        for index in range(0, len(parts), 2):  # the odd ones are separators
+            name = _fully_unquoted(parts[index].partition("=")[0]).casefold()
+            if TICKET_PARAMETER in name:
+                parts[index] = f"{TICKET_PARAMETER}={REDACTED}"
+        target = f"{path}?{''.join(parts)}"
+    if _CARRIED.search(_fully_unquoted(target)):
+        return REDACTED
+    return target
 
 
 class TicketRedaction(logging.Filter):
@@ -52,7 +65,7 @@ class TicketRedaction(logging.Filter):
         args = record.args
         if isinstance(args, tuple) and len(args) > _PATH_ARGUMENT:
             path = args[_PATH_ARGUMENT]
-            if isinstance(path, str) and "?" in path:
+            if isinstance(path, str):
                 redacted = redact_tickets(path)
                 record.args = (*args[:_PATH_ARGUMENT], redacted, *args[_PATH_ARGUMENT + 1 :])
         return True

@@ -2,13 +2,17 @@
 storage engine is given.
 
 - ``X-Correlation-ID``/``X-Causation-ID`` and ``metadata_tag_keys`` are applied here
-  (`to_event_input`); a derived tag obeys the tag rule of the models (`schemas.TAG`).
+  (`to_event_input`); a derived tag obeys the tag rule of the models (`schemas.TAG`). Each of
+  the two headers is at most `MAX_TRACE_ID_LENGTH` printable ASCII characters (`trace_id`):
+  their value is copied into every event of the append, so without a bound a 256 KB header on
+  a 45 KB body stored 250 MB in one 201.
 - Payloads are serialised once here (`app.domain.dump_json`); the store keeps the text.
 - Checks the models cannot make raise `invalid`: a 422 validation problem with one error.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +36,23 @@ def invalid(
 ) -> RequestValidationError:
     """A 422 validation problem with one error, for checks the models cannot make."""
     return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": error_type}])
+
+
+MAX_TRACE_ID_LENGTH = 255
+_TRACE_ID = re.compile(rf"[\x20-\x7e]{{0,{MAX_TRACE_ID_LENGTH}}}")
+
+
+def trace_id(value: str | None, header: str) -> str | None:
+    """The value of the trace header ``header`` (``X-Correlation-ID``, ``X-Causation-ID``), if
+    sent: at most `MAX_TRACE_ID_LENGTH` printable ASCII characters, else a 422 naming the header
+    (never showing the value)."""
+    if value is None or _TRACE_ID.fullmatch(value):
+        return value
+    raise invalid(
+        ("header", header.lower()),
+        f"must be at most {MAX_TRACE_ID_LENGTH} printable ASCII characters",
+        "trace_id",
+    )
 
 
 def to_query_item(types: Sequence[str], tags: Sequence[str]) -> domain.QueryItem:

@@ -23,13 +23,13 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from app.access.tickets import TICKET_PARAMETER
 from app.access.tokens import Scope
 from app.api.json_body import StrictJsonRoute
 from app.api.state import access_of, set_principal
 
 BEARER = "bearerAuth"
 TICKET = "streamTicket"
-TICKET_PARAMETER = "ticket"
 
 OPEN: dict[str, Any] = {"security": []}
 """The access rule of a route anyone may call (health, readiness)."""

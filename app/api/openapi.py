@@ -8,6 +8,8 @@ finishes the document once, when it is first asked for:
   extra responses under the route's own media type), `use_problem_media_type`;
 - the security schemes (a bearer token, the stream ticket) and the 401/403 answers of every
   operation that needs a token, `document_security`;
+- the answers of the HTTP edge (`app.server`) and of `app.api.request_target`, which any
+  operation may get before its route runs: 400, 408, 414, 431 and 503, `document_edge`;
 - the defaults of request bodies are stated in words, not as ``default``, `defaults_in_words`.
 
 A route's access rule is declared as its ``security`` (`app.api.guard`) and published from it,
@@ -23,8 +25,14 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from app.api.guard import BEARER, TICKET, TICKET_PARAMETER
-from app.api.problem_models import BY_STATUS, ForbiddenProblem, UnauthorizedProblem
+from app.access.tickets import TICKET_PARAMETER
+from app.api.guard import BEARER, TICKET
+from app.api.problem_models import (
+    BY_STATUS,
+    EDGE_BY_STATUS,
+    ForbiddenProblem,
+    UnauthorizedProblem,
+)
 from app.api.problems import PROBLEM_MEDIA_TYPE
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -36,7 +44,7 @@ class EventStoreApi(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if not self.openapi_schema:
             document = use_problem_media_type(super().openapi())
-            self.openapi_schema = document_security(defaults_in_words(document))
+            self.openapi_schema = document_edge(document_security(defaults_in_words(document)))
         return self.openapi_schema
 
 
@@ -86,14 +94,14 @@ def defaults_in_words(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
-def header_parameter(name: str, description: str) -> dict[str, Any]:
-    """An optional string header a route reads itself (declaring it as a FastAPI parameter
-    would cost every request: `app.api.state`)."""
+def header_parameter(name: str, description: str, *, max_length: int) -> dict[str, Any]:
+    """An optional header of printable ASCII that a route reads itself (declaring it as a
+    FastAPI parameter would cost every request: `app.api.state`)."""
     return {
         "name": name,
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": max_length, "pattern": "^[\\x20-\\x7e]*$"},
         "description": description,
     }
 
@@ -227,4 +235,54 @@ def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
                     responses[status] = response
                 operation["responses"] = dict(sorted(responses.items()))
     openapi["security"] = [{BEARER: []}, {}]
+    return openapi
+
+
+_EDGE_RESPONSES = {
+    "400": "Not a valid HTTP/1.1 request, or a path or query string that is not UTF-8 once "
+    "percent-decoded.",
+    "408": "The request's line and headers, or its body, did not arrive in time "
+    "(`EVENTSTORE_HEADER_TIMEOUT_SECONDS`, `EVENTSTORE_BODY_TIMEOUT_SECONDS`); the connection "
+    "is closed.",
+    "414": "The request line is longer than `EVENTSTORE_MAX_REQUEST_LINE_BYTES`.",
+    "431": "The header fields are longer than `EVENTSTORE_MAX_HEADER_BYTES`.",
+    "503": "Every connection the service serves has a request in progress "
+    "(`EVENTSTORE_MAX_CONNECTIONS`); retry after `Retry-After` seconds.",
+}
+_EDGE_503 = (
+    " Also answered, before the request is read, when every connection the service serves has "
+    "a request in progress."
+)
+
+
+def document_edge(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare, on every operation, the problems the HTTP edge answers before any route runs
+    (`app.server.protocol`); an operation that has a 503 of its own says both."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for model in EDGE_BY_STATUS.values():
+        schemas[model.__name__] = model.model_json_schema(ref_template=REF_TEMPLATE)
+    retry_after = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in _EDGE_RESPONSES.items():
+                if status in responses:
+                    if status == "503":
+                        responses[status]["description"] += _EDGE_503
+                    continue
+                model = EDGE_BY_STATUS[int(status)]
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {
+                        PROBLEM_MEDIA_TYPE: {
+                            "schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+                        }
+                    },
+                }
+                if status == "503":
+                    response["headers"] = retry_after
+                responses[status] = response
+            operation["responses"] = dict(sorted(responses.items()))
     return openapi

@@ -175,6 +175,53 @@ class UnavailableProblem(Problem):
     status: Literal[503]
 
 
+class BadRequestProblem(Problem):
+    model_config = _example(
+        "about:blank",
+        "Bad Request",
+        400,
+        "the path or query string is not UTF-8 once percent-decoded",
+    )
+    type: Literal["about:blank"]
+    status: Literal[400]
+
+
+class RequestTimeoutProblem(Problem):
+    model_config = _example(
+        "about:blank", "Request Timeout", 408, "the request's headers did not arrive in time"
+    )
+    type: Literal["about:blank"]
+    status: Literal[408]
+
+
+class UriTooLongProblem(Problem):
+    model_config = _example(
+        "about:blank", "URI Too Long", 414, "the request line is longer than 16384 bytes"
+    )
+    type: Literal["about:blank"]
+    status: Literal[414]
+
+
+class HeadersTooLargeProblem(Problem):
+    model_config = _example(
+        "about:blank",
+        "Request Header Fields Too Large",
+        431,
+        "the header fields are longer than 16384 bytes",
+    )
+    type: Literal["about:blank"]
+    status: Literal[431]
+
+
+EDGE_BY_STATUS: dict[int, type[Problem]] = {
+    400: BadRequestProblem,
+    408: RequestTimeoutProblem,
+    414: UriTooLongProblem,
+    431: HeadersTooLargeProblem,
+    503: UnavailableProblem,
+}
+"""The problems the HTTP edge may answer to any request, before a route runs."""
+
 BY_STATUS: dict[int, type[Problem]] = {
     401: UnauthorizedProblem,
     403: ForbiddenProblem,

@@ -23,7 +23,8 @@ Deliberate choices:
   echoes the credential.
 - `StorageUnavailable` is a 503 with ``Retry-After: 1``: the database was locked or unreachable
   for a moment; a retry soon is the right reaction. The driver's message is logged, not sent:
-  it may name hosts and users.
+  it may name hosts and users. Every path logged here goes through
+  `app.api.access_log.redact_tickets` first.
 - Requests over the size limits raise `PayloadTooLarge` (`app.api.body_limit`,
   `app.api.request_limits`): a 413.
 - `WriteRefused` (the database refused rows for a reason of its own: a constraint or trigger
@@ -45,6 +46,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
 from app.api import problem_types as types
+from app.api.access_log import redact_tickets
 from app.api.problem_types import ProblemType
 from app.errors import (
     AppendConditionFailed,
@@ -150,7 +152,7 @@ def problem_for(request: Request, exc: Exception) -> Response:
             logger.warning(
                 "the database refused a write on %s %s: %s",
                 request.method,
-                request.url.path,
+                redact_tickets(request.url.path),
                 exc,
             )
             return problem_response(
@@ -182,7 +184,10 @@ def problem_for(request: Request, exc: Exception) -> Response:
             )
         case StorageUnavailable():
             logger.warning(
-                "storage unavailable on %s %s: %s", request.method, request.url.path, exc
+                "storage unavailable on %s %s: %s",
+                request.method,
+                redact_tickets(request.url.path),
+                exc,
             )
             return problem_response(
                 503,
@@ -211,7 +216,7 @@ def problem_for(request: Request, exc: Exception) -> Response:
                 "unexpected %s on %s %s",
                 type(exc).__name__,
                 request.method,
-                request.url.path,
+                redact_tickets(request.url.path),
                 exc_info=exc,
             )
             return problem_response(500, detail="an unexpected error occurred; it was logged")

@@ -12,7 +12,8 @@ Deliberate choices:
   ``"tags"`` must never silently drop a condition or widen a query. The query parameters of
   ``GET /v1/events`` are a model too, for the same reason.
 - ``type``, tags and snapshot names refuse NUL characters: PostgreSQL text cannot hold them, and
-  no sane client means them.
+  no sane client means them. Snapshot names and keys refuse ``/`` too: they are segments of the
+  snapshot's URL, where a ``%2F`` is decoded before routing (`app.api.routes.snapshots`).
 - Tags of an event to append are deduplicated keeping the first occurrence; the order of the
   remaining tags is the client's.
 - Limits that depend on the settings of one app (``max_events_per_append``, ``max_query_items``,
@@ -76,9 +77,21 @@ Tag = Annotated[
 ]
 TAG: TypeAdapter[str] = TypeAdapter(Tag)
 """The tag rule, for tags the service derives itself (`app.api.conversion`)."""
+
+
+def _refuse_nul_and_slash(value: str) -> str:
+    if "/" in value:
+        raise ValueError("must not contain '/'")
+    return _refuse_nul(value)
+
+
 SnapshotNamePart = Annotated[
-    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_refuse_nul), _NO_NUL
+    str,
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_refuse_nul_and_slash),
+    Field(json_schema_extra={"pattern": "^[^\\u0000/]*$"}),
 ]
+"""A snapshot's name or key: no NUL, and no ``/``, which could not be part of its URL."""
 JsonObject = dict[str, Any]
 
 TYPE_PARAMETER = (

@@ -43,6 +43,9 @@ class MemoryEngine:
     async def close(self) -> None:
         return None
 
+    def drain(self, deadline: float) -> None:
+        """Nothing to abandon: every operation finishes without waiting."""
+
     async def ping(self) -> None:
         return None
 

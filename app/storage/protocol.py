@@ -43,6 +43,12 @@ class EventStorageEngine(Protocol):
     async def close(self) -> None:
         """Release every connection."""
 
+    def drain(self, deadline: float) -> None:
+        """The service is shutting down: work on the database not finished by the event-loop
+        time ``deadline`` is abandoned with StorageUnavailable, and an append answered so was
+        not stored (nor ever will be); an append already committing is waited for. Work asked
+        for after ``deadline`` is refused at once."""
+
     async def append(
         self, events: Sequence[EventInput], condition: AppendCondition | None = None
     ) -> AppendResult:

@@ -89,3 +89,41 @@ async def test_derived_tag_over_256_characters_is_a_validation_problem() -> None
 
     body = assert_problem(response, 422, "/problems/validation")
     assert body["errors"][0]["loc"] == ["body", "events", 0, "metadata", "tenant"]
+
+
+@pytest.mark.parametrize("header", ["X-Correlation-ID", "X-Causation-ID"])
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 256, "tab\there", "bell\x07", "caf\xe9", "x" * 256 * 1024],
+    ids=["256-chars", "tab", "control", "latin-1", "256-kib"],
+)
+async def test_a_trace_header_over_255_printable_ascii_characters_is_refused(
+    client: httpx.AsyncClient, header: str, value: str
+) -> None:
+    """Its value is copied into every event: a 256 KB header on a 45 KB body stored 250 MB."""
+    response = await client.post(
+        "/v1/events",
+        json={"events": [event("A")] * 100},
+        headers={header.encode(): value.encode("latin-1")},
+    )
+
+    body = assert_problem(response, 422, "/problems/validation")
+    assert [error["loc"] for error in body["errors"]] == [["header", header.lower()]]
+    assert value not in response.text
+    assert (await client.get("/v1/head")).json() == {"head": 0}
+
+
+async def test_a_trace_header_of_255_printable_ascii_characters_is_recorded(
+    client: httpx.AsyncClient,
+) -> None:
+    value = ("".join(chr(code) for code in range(0x21, 0x7F)) + " ") * 3  # every one of them
+    response = await client.post(
+        "/v1/events",
+        json={"events": [event("A")]},
+        headers={"X-Correlation-ID": value[:255], "X-Causation-ID": ""},
+    )
+    assert response.status_code == 201, response.text
+
+    [stored] = await stored_events(client)
+
+    assert stored["metadata"] == {"correlation_id": value[:255], "causation_id": ""}

@@ -57,10 +57,29 @@ async def test_error_responses_are_problem_json(document: dict[str, Any]) -> Non
 async def test_append_declares_its_outcomes(document: dict[str, Any]) -> None:
     responses = operations(document)["append_events"]["responses"]
 
-    assert set(responses) == {"200", "201", "401", "403", "409", "413", "415", "422", "429", "503"}
+    route = {"200", "201", "401", "403", "409", "413", "415", "422", "429", "503"}
+    assert set(responses) == route | EDGE
     conflict = responses["409"]["content"]["application/problem+json"]["schema"]
     assert conflict == {"$ref": "#/components/schemas/ConflictProblem"}
     assert "Idempotent-Replayed" in responses["200"]["headers"]
+
+
+EDGE = {"400", "408", "414", "431", "503"}
+"""What the HTTP edge may answer to any request, before its route runs."""
+
+
+async def test_every_operation_declares_the_answers_of_the_edge(document: dict[str, Any]) -> None:
+    for name, operation in operations(document).items():
+        responses = operation["responses"]
+        assert set(responses) >= EDGE, name
+        for status in EDGE:
+            schema = responses[status]["content"]["application/problem+json"]["schema"]
+            model = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+            assert model["properties"]["status"]["const"] == int(status), (name, status)
+        assert "Retry-After" in responses["503"]["headers"], name
+    head = operations(document)["get_head"]["responses"]["503"]["description"]
+    assert "database" in head
+    assert "connection" in head
 
 
 async def test_read_response_schema_documents_snapshot_due_as_optional(

@@ -23,10 +23,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,10 +38,10 @@ from sqlalchemy.engine import make_url
 from tests.support.crash import REQUEST_TIMEOUT, Crashtest
 from tests.support.engines import database_url
 from tests.support.live_server import ServiceProcess, service_process
+from tests.support.locks import assert_unavailable, sqlite_write_lock_held, table_locked
 
 pytestmark = pytest.mark.anyio
 
-PROBLEM = "application/problem+json"
 RECOVERY_SECONDS = 10.0
 
 
@@ -127,13 +126,6 @@ async def seconds_to_recover(test: Crashtest, http: httpx.AsyncClient, base_url:
         assert_unavailable(response)
         assert time.monotonic() - started < RECOVERY_SECONDS, "appends did not recover"
         await asyncio.sleep(0.1)
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == PROBLEM
-    assert response.headers["retry-after"] == "1"
-    assert response.json()["status"] == 503
 
 
 # --- PostgreSQL ---
@@ -260,38 +252,66 @@ async def test_postgres_stopped_and_started_under_load(postgres_url: str) -> Non
     )
 
 
+HELD_SECONDS = 10.0
+"""The longest the table stays locked: the requests must be answered long before."""
+ANSWER_BOUND = 5.0
+"""Appends and reads: the lock timeout of 1 s, or a pool wait of 0.5 s then the lock timeout,
+with a wide margin for a loaded machine; far below `HELD_SECONDS`, which they waited for."""
+READY_BOUND = 2.0
+"""The issue's bound for /readyz, four times its configured 0.5 s."""
+
+
+async def timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = await request
+    return response, time.monotonic() - started
+
+
+@pytest.mark.postgres
+async def test_a_locked_table_is_answered_503_within_the_timeouts(postgres_url: str) -> None:
+    """``events`` locked by another session: appends, reads, the head and /readyz all waited
+    for the whole lock (the pool's queue gave up after 10 s). Now each is a 503 with
+    Retry-After within its timeout, /healthz stays 200, and after the lock the same append is
+    stored once."""
+    settings = {
+        "db_lock_timeout_seconds": "1",
+        "db_statement_timeout_seconds": "3",
+        "db_pool_size": "1",  # two connections: most requests wait for one
+        "db_pool_timeout_seconds": "0.5",
+        "ready_timeout_seconds": "0.5",
+    }
+    body = {"events": [{"id": str(uuid.uuid4()), "type": "Locked", "tags": ["lock"]}]}
+    with service(postgres_url, **settings) as process:
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+            async with table_locked(postgres_url), asyncio.timeout(HELD_SECONDS):
+                requests = [
+                    http.post("/v1/events", json=body),
+                    http.post("/v1/events/query", json={"query": {"items": [{"tags": ["x"]}]}}),
+                    http.get("/v1/events"),
+                    http.put("/v1/snapshots/s/k", json={"position": 0, "state": None}),
+                    *(http.get("/v1/head") for _ in range(6)),
+                ]
+                answers = await asyncio.gather(*(timed(request) for request in requests))
+                ready, ready_seconds = await timed(http.get("/readyz"))
+                health = await http.get("/healthz")
+            stored = await http.post("/v1/events", json=body)
+            ready_after = await http.get("/readyz")
+
+    for response, seconds in answers:
+        assert_unavailable(response)
+        assert seconds < ANSWER_BOUND, f"{response.request.url}: {seconds:.2f} s"
+    assert_unavailable(ready)
+    assert ready_seconds < READY_BOUND
+    assert health.status_code == 200
+    assert stored.status_code == 201, stored.text  # nothing of it was stored while locked
+    assert ready_after.status_code == 200
+    print(
+        f"\n503 in {min(s for _, s in answers):.2f}-{max(s for _, s in answers):.2f} s; "
+        f"/readyz in {ready_seconds:.2f} s"
+    )
+
+
 # --- SQLite ---
-
-LOCKER = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-connection.execute("ROLLBACK")
-connection.close()
-"""
-"""Holds the write lock of the SQLite file given as argument until a line arrives on stdin."""
-
-
-@contextmanager
-def write_lock_held(path: Path) -> Iterator[None]:
-    """Another process holds ``BEGIN EXCLUSIVE`` on ``path`` for the duration of the block."""
-    with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as locker:
-        assert locker.stdin is not None
-        assert locker.stdout is not None
-        try:
-            assert locker.stdout.readline().strip() == "locked"
-            yield
-        finally:
-            locker.stdin.write("\n")
-            locker.stdin.flush()
-            assert locker.wait(timeout=10) == 0
 
 
 async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
@@ -305,7 +325,7 @@ async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
         ):
             blocked = fresh_append(test)
             await asyncio.sleep(0.3)
-            with write_lock_held(path):
+            with sqlite_write_lock_held(path):
                 head = (await http.get(f"{base_url}/v1/head")).json()["head"]
                 started = time.monotonic()
                 refused = await send(test, http, base_url, blocked)

@@ -1,10 +1,12 @@
-"""A server with open streams stops promptly on SIGTERM: the streams end, nothing waits for them."""
+"""A server with open streams stops promptly on SIGTERM: the streams end, each with a complete
+body (so that clients see a clean end and resume with ``Last-Event-ID``), nothing waits for
+them, and nothing is logged as an error."""
 
 from __future__ import annotations
 
 import os
 import signal
-from contextlib import ExitStack, suppress
+from contextlib import AsyncExitStack, ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,9 +14,10 @@ import anyio
 import httpx
 import pytest
 
-from tests.support.live_server import live_server
+from tests.support.engines import SQL_ENGINES
+from tests.support.live_server import live_server, service_process
 from tests.support.sse import SseStream, open_stream, paused_stream
-from tests.support.streams import Appended, Serve, append, client_for, event
+from tests.support.streams import Appended, Serve, append, client_for, event, service_env
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +87,30 @@ async def test_sigterm_with_a_stream_nobody_reads_stops_the_server_promptly(serv
             while not has_exited(pid):  # noqa: ASYNC110 - nothing to wait on: poll
                 await anyio.sleep(0.05)
         assert has_exited(pid)
+
+
+STREAMS = 20
+
+
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
+async def test_every_stream_ends_with_a_complete_body_at_sigterm(database: str) -> None:
+    """20 of 20 streams used to end with an incomplete chunked body (httpx's
+    RemoteProtocolError), each logged as "ASGI callable returned without completing response"."""
+    env = service_env(database, log_level="info")
+    with service_process("app", env, inherit_settings=False) as service:
+        async with client_for(service.base_url) as client, AsyncExitStack() as streams:
+            await append(client, event(), event())
+            opened = [
+                await streams.enter_async_context(open_stream(client, {"after": 0}))
+                for _ in range(STREAMS)
+            ]
+            for stream in opened:
+                await stream.take(2)
+            service.process.send_signal(signal.SIGTERM)
+            for stream in opened:
+                assert await stream.rest(timeout=PROMPTLY) == []  # raises if incomplete
+                assert stream.ended
+        await anyio.to_thread.run_sync(service.process.wait, PROMPTLY)
+        output = service.output()
+    for logged in ("without completing response", "Exception in ASGI application", "Cancel"):
+        assert logged not in output, output[-3000:]

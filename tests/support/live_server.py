@@ -60,6 +60,25 @@ class ServiceProcess:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def settings_env(database: str = "memory://", **settings: str) -> dict[str, str]:
+    """The environment of a service on ``database``, logging warnings and worse, with each
+    keyword as ``EVENTSTORE_<NAME>`` (for ``service_process(..., inherit_settings=False)``)."""
+    return {
+        "EVENTSTORE_DATABASE_URL": database,
+        "EVENTSTORE_LOG_LEVEL": "warning",
+        **{f"EVENTSTORE_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
+WITH_OPEN_FILES = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[3:]])"
+)
+"""``python -c WITH_OPEN_FILES soft hard <argv>``: run ``python <argv>`` with those open-file
+limits (in the same process, so its pid stays the service's)."""
+
+
 def _wait_until_healthy(service: ServiceProcess, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -84,20 +103,25 @@ def service_process(
     inherit_settings: bool = True,
     cpu: int | None = None,
     startup_seconds: float = 20.0,
+    open_files: tuple[int, int] | None = None,
 ) -> Iterator[ServiceProcess]:
     """Run ``python -m <module> --host 127.0.0.1 --port <free port> <options>`` with ``env``
     added to this environment (without its ``EVENTSTORE_*`` settings unless
-    ``inherit_settings``), pinned to ``cpu`` if given; stop it on exit."""
+    ``inherit_settings``), pinned to ``cpu`` and under the (soft, hard) ``open_files`` limits if
+    given; stop it on exit."""
     port = free_port()
     base_env = {
         name: value
         for name, value in os.environ.items()
         if inherit_settings or not name.startswith("EVENTSTORE_")
     }
+    argv = ["-m", module, "--host", HOST, "--port", str(port), *options]
+    if open_files is not None:
+        argv = ["-c", WITH_OPEN_FILES, *map(str, open_files), *argv]
     # The output goes to a file: a pipe nobody reads would block a chatty server.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *options],
+            [sys.executable, *argv],
             cwd=REPO,
             env={**base_env, **(env or {})},
             stdout=log,

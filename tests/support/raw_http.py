@@ -1,4 +1,4 @@
-"""Raw HTTP/1.1 over asyncio for clients that must cost less CPU than the server they load.
+"""Raw HTTP/1.1: cheap clients for load, and misbehaving ones for the edge.
 
 httpx spends more CPU per request than the service it measures (on two cores it was the
 bottleneck at about 900 requests/s), and too much for 1,000 open streams. These helpers write
@@ -6,11 +6,20 @@ pre-built request bytes and read only the status line, the headers they need and
 `HttpConnection` for keep-alive requests (Content-Length framing, as the service answers every
 request but a stream), `ChunkedDecoder` for a stream's chunked body (`tests.support.sse` parses
 what it yields). The HTTP benchmark itself drives wrk instead.
+
+On blocking sockets, for tests that play a client no library would be (a lying length, a head
+that never ends, a connection that says nothing): `request_head`, `exchange`, `parse_answer`,
+`received_until_closed`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -97,3 +106,93 @@ class ChunkedDecoder:
             body += raw[start : start + size]
         del raw[:position]
         return bytes(body)
+
+
+# --- blocking sockets ---------------------------------------------------------------------------
+
+
+def request_head(method: str, target: str, *headers: str) -> bytes:
+    """A request's line and headers (a JSON body's ``Content-Type`` among them), blank line
+    included; ``headers`` are ``"Name: value"`` lines."""
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}", "Content-Type: application/json"]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    """Lower-case names."""
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def parse_answer(data: bytes) -> RawAnswer:
+    """The first response in ``data`` (Content-Length framing)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", len(body)))
+    return RawAnswer(int(status_line.split(" ", 2)[1]), headers, body[:length])
+
+
+def answer_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response (Content-Length framing)."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def exchange(port: int, head: bytes, parts: list[bytes], *, seconds: float = 5.0) -> bytes:
+    """Send ``head`` then each part (stopping quietly once the server closes), read until the
+    server closes, a whole answer arrived or ``seconds`` pass; every byte the server sent."""
+    received = b""
+    with socket.create_connection((HOST, port), timeout=seconds) as connection:
+        connection.sendall(head)
+        for part in parts:
+            try:
+                connection.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                chunk = connection.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            received += chunk
+            if answer_complete(received):
+                break
+    return received
+
+
+def received_until_closed(connection: socket.socket, seconds: float) -> bytes:
+    """Everything the server sends until it closes ``connection`` (EOF or reset); fails if it
+    is still open after ``seconds``."""
+    received = b""
+    deadline = time.monotonic() + seconds
+    while True:
+        connection.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = connection.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            return received
+        except TimeoutError:
+            raise AssertionError(
+                f"the server kept the connection open for {seconds} s (received {received[:200]!r})"
+            ) from None
+        if not chunk:
+            return received
+        received += chunk

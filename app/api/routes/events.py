@@ -11,7 +11,8 @@ Deliberate choices:
   validating their elements (`app.api.request_limits`).
 - ``X-Correlation-ID`` / ``X-Causation-ID`` are read from the request and declared in the OpenAPI
   document by hand, not as FastAPI header parameters (see app/api/state.py on per-request cost).
-  They are written into each event's metadata as
+  Each is at most 255 printable ASCII characters (422 naming the header otherwise). They are
+  written into each event's metadata as
   ``correlation_id`` / ``causation_id`` unless the event's metadata already has them; then the
   ``metadata_tag_keys`` tags are derived (so a correlation id can become a tag too). A retry of
   an idempotent append must send the same headers, or its metadata differs (422 id reused).
@@ -61,10 +62,16 @@ CAUSATION_HEADER = "X-Causation-ID"
         **needs(Scope.APPEND),
         "parameters": [
             header_parameter(
-                CORRELATION_HEADER, "Recorded as `metadata.correlation_id` unless present."
+                CORRELATION_HEADER,
+                "Recorded as `metadata.correlation_id` unless present. At most 255 printable "
+                "ASCII characters.",
+                max_length=conversion.MAX_TRACE_ID_LENGTH,
             ),
             header_parameter(
-                CAUSATION_HEADER, "Recorded as `metadata.causation_id` unless present."
+                CAUSATION_HEADER,
+                "Recorded as `metadata.causation_id` unless present. At most 255 printable "
+                "ASCII characters.",
+                max_length=conversion.MAX_TRACE_ID_LENGTH,
             ),
         ],
     },
@@ -99,12 +106,15 @@ async def append_events(
 ) -> Response:
     """Store the events atomically, in order, at consecutive positions, or none of them."""
     store, settings, metrics = store_of(request), settings_of(request), metrics_of(request)
+    headers = request.headers
+    correlation_id = conversion.trace_id(headers.get(CORRELATION_HEADER), CORRELATION_HEADER)
+    causation_id = conversion.trace_id(headers.get(CAUSATION_HEADER), CAUSATION_HEADER)
     events = [
         conversion.to_event_input(
             event,
             index=index,
-            correlation_id=request.headers.get(CORRELATION_HEADER),
-            causation_id=request.headers.get(CAUSATION_HEADER),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
             metadata_tag_keys=settings.metadata_tag_keys,
         )
         for index, event in enumerate(body.events)

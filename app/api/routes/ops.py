@@ -5,7 +5,10 @@ Deliberate choices:
 - ``/healthz`` answers as long as the process serves HTTP; it touches no database, so that an
   orchestrator does not restart a healthy process during a database outage.
 - ``/readyz`` pings the database (`engine.ping`): 200, or the 503 problem of
-  `StorageUnavailable`.
+  `StorageUnavailable`, also when the database has not answered within
+  ``EVENTSTORE_READY_TIMEOUT_SECONDS`` (1 s): a probe must answer whatever the database does
+  (with a table locked, it waited for the whole lock), and sooner than the timeouts of the
+  requests, which may wait for a lock for seconds.
 - ``/readyz`` reads; it does not take the write lock. While another process holds a SQLite
   file's write lock (a backup, the ``sqlite3`` shell), reads, streams and ``/readyz`` answer and
   appends are 503 with ``Retry-After`` (tests/faults/test_database_faults.py). Taking the lock in
@@ -18,6 +21,8 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 
 from app.access.tokens import Scope
@@ -25,7 +30,8 @@ from app.api import examples, schemas
 from app.api.encoding import json_response
 from app.api.guard import OPEN, GuardedRoute, needs
 from app.api.openapi import json_examples, problem_responses
-from app.api.state import metrics_of, store_of
+from app.api.state import metrics_of, settings_of, store_of
+from app.errors import StorageUnavailable
 
 router = APIRouter(tags=["operations"], route_class=GuardedRoute)
 
@@ -61,11 +67,19 @@ async def healthz() -> Response:
     openapi_extra=OPEN,
     responses={
         200: {"content": {"application/json": {"example": {"status": "ready"}}}},
-        **problem_responses(503, s503="The database does not answer."),
+        **problem_responses(
+            503,
+            s503="The database does not answer, or not within `EVENTSTORE_READY_TIMEOUT_SECONDS`.",
+        ),
     },
 )
 async def readyz(request: Request) -> Response:
-    await store_of(request).ping()
+    seconds = settings_of(request).ready_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            await store_of(request).ping()
+    except TimeoutError:
+        raise StorageUnavailable(f"the database did not answer within {seconds} s") from None
     return json_response({"status": "ready"})
 
 

@@ -2,7 +2,12 @@
 
 Deliberate choices:
 
-- ``name`` and ``key`` are 1 to 255 characters without NUL, like event types.
+- ``name`` and ``key`` are 1 to 255 characters without NUL, like event types, and without ``/``.
+  A ``/`` sent percent-encoded (``%2F``) is decoded before routing, so such a name never
+  reached the route (a 404: it could never be addressed); it is refused instead, at PUT as at
+  GET and DELETE, with a 422 naming ``name`` or ``key`` (`refuse_slashes`, a route of its own
+  after the real ones). Names are exact: invalid UTF-8 in the path is refused before any route
+  (`app.api.request_target`), so ``%FF`` and ``%FE`` can no longer both become U+FFFD.
 - ``state`` is required in a PUT (``null`` is a valid state, a forgotten one is a client bug);
   ``metadata`` defaults to ``{}``.
 - A PUT answers 200 with the snapshot now stored, which is the older one when the stored
@@ -15,6 +20,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from app.access.tokens import Scope
 from app.api import conversion, examples, schemas
@@ -103,3 +110,35 @@ async def get_snapshot(name: Name, key: Key, request: Request) -> Response:
 async def delete_snapshot(name: Name, key: Key, request: Request) -> Response:
     await store_of(request).delete_snapshot(name, key)
     return Response(status_code=204)
+
+
+SLASH = "must not contain '/' (sent as %2F)"
+
+
+async def refuse_slashes(request: Request) -> Response:
+    """A path under ``/v1/snapshots/`` that no snapshot route matched: a 422 when its name or
+    key holds a ``%2F`` (decoded to ``/`` before routing), otherwise the 404 it was."""
+    segments = request.scope.get("raw_path", b"").split(b"/")[3:]  # "", "v1", "snapshots"
+    if len(segments) >= 2:
+        errors = [
+            {"loc": ("path", part), "msg": SLASH, "type": "slash"}
+            for part, segment in zip(("name", "key"), segments[:2], strict=False)
+            if b"%2f" in segment.lower()
+        ]
+        if errors and len(segments) == 2:
+            raise RequestValidationError(errors)
+    raise HTTPException(404)
+
+
+for method, rule in (
+    ("GET", needs(Scope.READ)),
+    ("PUT", needs(Scope.SNAPSHOT)),
+    ("DELETE", needs(Scope.SNAPSHOT)),
+):
+    router.add_api_route(
+        "/v1/snapshots/{rest:path}",
+        refuse_slashes,
+        methods=[method],
+        include_in_schema=False,
+        openapi_extra=rule,
+    )

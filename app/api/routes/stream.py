@@ -19,8 +19,14 @@ Deliberate choices:
   ends, however it ends (`EventStream` releases it).
 - Heartbeats are SSE comments every ``EVENTSTORE_HEARTBEAT_SECONDS``. A stream ends cleanly after
   ``EVENTSTORE_STREAM_MAX_SECONDS`` (the client reconnects with ``Last-Event-ID``), when the
-  service shuts down (sse-starlette watches uvicorn's exit), and when its client accepts no data
-  for ``EVENTSTORE_STREAM_SEND_TIMEOUT_SECONDS``.
+  service shuts down, and when its client accepts no data for
+  ``EVENTSTORE_STREAM_SEND_TIMEOUT_SECONDS``.
+- At shutdown the tail reader ends every stream's messages (`app.main.ShutdownNotice`), so the
+  response ends with its terminating chunk. sse-starlette also watches uvicorn's exit, and used
+  to cancel the response at once: 20 of 20 streams ended with an incomplete chunked body and an
+  "ASGI callable returned without completing response" error each. It now first gives the
+  stream `SHUTDOWN_GRACE_SECONDS` to end by itself (served by ``uvicorn app.main:app``, without
+  the notice, streams are still cut off after that).
 - The maximum lifetime is checked while the stream waits for its next event, never across a
   ``yield``: the generator runs in the task that sends its messages, so a timeout spanning the
   ``yield`` would fire in whatever that task awaits meanwhile (sse-starlette's send to a slow
@@ -77,6 +83,10 @@ class EventStream(EventSourceResponse):
         finally:
             self.slot.release()
 
+
+SHUTDOWN_GRACE_SECONDS = 1.0
+"""How long sse-starlette lets a stream end by itself once it sees uvicorn exit; ours are ended
+by the shutdown notice about 0.1 s after the signal."""
 
 STREAM_DESCRIPTION = (
     "A `text/event-stream`: one message per matching event, `id: <position>` and "
@@ -227,4 +237,5 @@ async def stream_events(
         ping=settings.heartbeat_seconds,
         send_timeout=settings.stream_send_timeout_seconds,
         sep="\n",
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

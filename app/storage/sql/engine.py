@@ -83,6 +83,11 @@ class SqlEngine:
             await feed.close()
         await self._runner.close()
 
+    def drain(self, deadline: float) -> None:
+        # The group committer needs nothing more: a batch the runner abandons fails its
+        # requests (503), and each later batch is refused at once by the runner.
+        self._runner.drain(deadline)
+
     def _committed_here(self, position: int) -> None:
         # Committed, and every writer lock released: wake this process, then the others.
         self._signal.notify(position)

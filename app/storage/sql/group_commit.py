@@ -16,6 +16,9 @@ committed. Why group commit, and what every answer means: docs/design.md, "Group
   waits for room before it is queued, so memory stays bounded however fast clients send.
 - A request, once queued, is decided even if its client goes away: cancelling the caller never
   cancels a write that may already be committing.
+- At shutdown the runner abandons the batch in flight unless it is committing, then refuses
+  every later batch at once (`runner.py`, `drain`): every request still queued is answered
+  StorageUnavailable within the deadline, and none of them is stored.
 - ``close`` commits what is queued, then stops; appends arriving after it are refused with
   StorageUnavailable.
 """

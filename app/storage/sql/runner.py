@@ -9,20 +9,32 @@ equals position order and a condition is checked against everything committed.
 Driver errors never leave a runner: `storage_error` (applied by `translated_errors`) translates
 each into the domain error it stands for, in one place for both databases.
 
+**Shutting down** (`TransactionRunner.drain`): from the deadline the server gives, database work
+still unfinished is abandoned with StorageUnavailable, so that its request is answered 503 before
+the server's grace runs out (an unanswered request was cancelled, and answered 500). A read is
+simply abandoned. A write is abandoned only if it has not begun to commit, and then it is rolled
+back, never committed later: a 503 always means "not stored", and the client retries with its
+ids. A write that has begun to commit is waited for, since its outcome is already decided. Each
+runner bounds its work with a `Cutoff`; `Commit` is the race between a write's commit and its
+abandonment, decided under a lock, for the runner whose transactions run in a thread (SQLite).
+
 - A unique violation of the event id (``uq_events_id``) is `EventIdReused`. Under the writer
   lock the engine looks ids up before it inserts, so only a writer that broke the rules (another
   program writing to the tables) can cause one; it is still what it says.
 - Any other refusal of rows (another constraint, a trigger of the operator's, a value the column
   cannot hold) is `WriteRefused`: never mistaken for a reused id.
 - Everything else the database or the connection raises (locked, gone, timed out, the pool
-  exhausted) is `StorageUnavailable`: retry later.
+  exhausted) is `StorageUnavailable`: retry later. That includes the ``TimeoutError`` of
+  asyncpg's command timeout, which SQLAlchemy passes on untranslated (it is an ``OSError``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection
@@ -70,6 +82,75 @@ class TransactionRunner(Protocol):
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a read-only transaction."""
+
+    def drain(self, deadline: float) -> None:
+        """Abandon, from the event-loop time ``deadline``, the work not finished by then (see the
+        module docstring); work started later is abandoned at once."""
+
+
+SHUTTING_DOWN = "the service is shutting down; nothing of this request was stored, retry"
+
+
+class Cutoff:
+    """The moment, once the service shuts down, from which a runner abandons its work."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self._scopes: set[asyncio.Timeout] = set()
+
+    def set(self, deadline: float) -> None:
+        self.deadline = deadline
+        for scope in self._scopes:
+            scope.reschedule(deadline)
+
+    @asynccontextmanager
+    async def bounding(self) -> AsyncIterator[None]:
+        """Run the block until the deadline, if one is set (even later); past it, raise
+        StorageUnavailable."""
+        loop = asyncio.get_running_loop()
+        if self.deadline is not None and loop.time() >= self.deadline:
+            raise StorageUnavailable(SHUTTING_DOWN)
+        scope = asyncio.timeout_at(self.deadline)
+        self._scopes.add(scope)
+        try:
+            async with scope:
+                yield
+        except TimeoutError:
+            if scope.expired():
+                raise StorageUnavailable(SHUTTING_DOWN) from None
+            raise
+        finally:
+            self._scopes.discard(scope)
+
+
+class Abandoned(Exception):
+    """Raised in a write transaction whose request was answered 503: roll it back."""
+
+
+class Commit:
+    """Whether a write run in a thread commits or is abandoned: decided once, under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: bool | None = None  # True: committing; False: abandoned
+
+    @property
+    def abandoned(self) -> bool:
+        return self._state is False
+
+    def begin(self) -> None:
+        """Called by the transaction right before it commits; raises `Abandoned` if it was."""
+        with self._lock:
+            if self._state is False:
+                raise Abandoned
+            self._state = True
+
+    def abandon(self) -> bool:
+        """Abandon the write unless it has begun to commit; whether it was abandoned."""
+        with self._lock:
+            if self._state is None:
+                self._state = False
+            return self._state is False
 
 
 def is_event_id_violation(error: IntegrityError) -> bool:

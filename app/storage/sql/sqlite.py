@@ -10,8 +10,14 @@ the spelling of earlier versions) opens the same file with the standard driver.
 
 - One writer thread with one connection: writes from this process queue there in order, and each
   runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock at once (a deferred transaction
-  that upgrades later fails with SQLITE_BUSY without waiting). Writers in other processes wait
-  up to ``EVENTSTORE_SQLITE_BUSY_TIMEOUT_MS`` for the lock.
+  that upgrades later fails with SQLITE_BUSY without waiting). While another process holds the
+  lock, ``BEGIN IMMEDIATE`` is tried again and again, each try waiting up to `BUSY_SLICE_MS` in
+  SQLite's own busy handler, until ``EVENTSTORE_SQLITE_BUSY_TIMEOUT_MS`` have passed: SQLite
+  cannot interrupt its busy wait (``sqlite3_interrupt`` does not), and a write abandoned at
+  shutdown must give up within a slice, not after the whole timeout.
+- At shutdown (`drain`) a write that has not begun to commit is abandoned and answered 503; the
+  transaction, still running in the writer thread, then rolls back instead of committing
+  (`runner.Commit` decides, under a lock, which of the two came first).
 - Reader threads, each with its own connection, read in a deferred transaction: in WAL mode that
   is one consistent snapshot for the head and the events, and readers never wait for the writer.
 - Each database thread keeps its own SQLAlchemy connection open (no pool checkout per
@@ -25,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -33,12 +40,15 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.errors import StorageUnavailable
 from app.storage.sql.migrations import upgrade
-from app.storage.sql.runner import translated_errors
+from app.storage.sql.runner import Abandoned, Commit, Cutoff, translated_errors
 
 T = TypeVar("T")
 
 READER_THREADS = 4
+BUSY_SLICE_MS = 50
+"""The longest one try of the writer's ``BEGIN IMMEDIATE`` waits for another process's lock."""
 
 
 def sync_url(database_url: str) -> str:
@@ -65,21 +75,24 @@ class SqliteRunner:
         self._reader_threads = ThreadPoolExecutor(
             READER_THREADS, thread_name_prefix="sqlite-reader"
         )
-        self._writer = self._engine(begin="BEGIN IMMEDIATE", pool_size=1)
-        self._readers = self._engine(begin="BEGIN", pool_size=READER_THREADS)
-        self._local = threading.local()  # each database thread's open connection
+        busy_ms = settings.sqlite_busy_timeout_ms
+        self._writer = self._engine(
+            begin=self._begin_immediate, pool_size=1, busy_ms=min(busy_ms, BUSY_SLICE_MS)
+        )
+        self._readers = self._engine(begin=self._begin, pool_size=READER_THREADS, busy_ms=busy_ms)
+        self._local = threading.local()  # each database thread's open connection and commit
         self._opened: list[Connection] = []
+        self._cutoff = Cutoff()
 
-    def _engine(self, *, begin: str, pool_size: int) -> Engine:
+    def _engine(
+        self, *, begin: Callable[[sqlite3.Connection], None], pool_size: int, busy_ms: int
+    ) -> Engine:
         settings = self._settings
         engine = create_engine(
             self._url,
             pool_size=pool_size,
             max_overflow=0,
-            connect_args={
-                "check_same_thread": False,
-                "timeout": settings.sqlite_busy_timeout_ms / 1000,
-            },
+            connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         )
 
         @event.listens_for(engine, "connect")
@@ -88,14 +101,34 @@ class SqliteRunner:
             dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
-            dbapi_connection.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
 
         @event.listens_for(engine, "begin")
         def start_transaction(conn: Connection) -> None:
             # On the driver's connection: through `exec_driver_sql` this cost 40 µs a transaction.
-            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+            begin(conn.connection.driver_connection)  # type: ignore[arg-type]
 
         return engine
+
+    @staticmethod
+    def _begin(driver: sqlite3.Connection) -> None:
+        driver.execute("BEGIN")
+
+    def _begin_immediate(self, driver: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, tried until the busy timeout while another process holds the
+        write lock (see the module docstring), and given up once the write is abandoned."""
+        commit: Commit | None = getattr(self._local, "commit", None)
+        deadline = time.monotonic() + self._settings.sqlite_busy_timeout_ms / 1000
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            if commit is not None and commit.abandoned:
+                raise Abandoned
 
     async def start(self) -> None:
         def migrate() -> None:
@@ -103,7 +136,8 @@ class SqliteRunner:
             with conn.begin():
                 upgrade(conn)
 
-        await self._run(self._writer_thread, migrate)
+        with translated_errors("SQLite"):
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, migrate)
 
     async def close(self) -> None:
         # Every database thread is idle once its last transaction returned.
@@ -123,13 +157,36 @@ class SqliteRunner:
             self._opened.append(conn)
         return conn
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
-        def transaction() -> T:
-            conn = self._connection(self._writer)
-            with conn.begin():
-                return work(conn)
+    def drain(self, deadline: float) -> None:
+        self._cutoff.set(deadline)
 
-        return await self._run(self._writer_thread, transaction)
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        commit = Commit()
+
+        def transaction() -> T:
+            if commit.abandoned:  # abandoned while it waited for the writer thread
+                raise Abandoned
+            self._local.commit = commit
+            try:
+                conn = self._connection(self._writer)
+                with conn.begin():
+                    result = work(conn)
+                    commit.begin()  # raises Abandoned, which rolls back, if it was
+                return result
+            finally:
+                self._local.commit = None
+
+        # BEGIN raises the driver's own errors (see `_engine`); they are translated too.
+        with translated_errors("SQLite"):
+            running = asyncio.get_running_loop().run_in_executor(self._writer_thread, transaction)
+            try:
+                async with self._cutoff.bounding():
+                    return await asyncio.shield(running)
+            except StorageUnavailable:
+                if not commit.abandon():
+                    return await running  # it had begun to commit: its outcome stands
+                running.add_done_callback(_retrieved)  # its Abandoned is nobody's business
+                raise
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         def transaction() -> T:
@@ -137,10 +194,13 @@ class SqliteRunner:
             with conn.begin():
                 return work(conn)
 
-        return await self._run(self._reader_threads, transaction)
-
-    @staticmethod
-    async def _run(thread: ThreadPoolExecutor, work: Callable[[], T]) -> T:
-        # BEGIN raises the driver's own errors (see `_engine`); they are translated too.
         with translated_errors("SQLite"):
-            return await asyncio.get_running_loop().run_in_executor(thread, work)
+            async with self._cutoff.bounding():
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._reader_threads, transaction)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of an abandoned write, so that asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()
