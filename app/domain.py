@@ -181,3 +181,61 @@ def read_marker(
     if has_more and not backwards:
         return last_returned if last_returned is not None else after
     return head if before is None else min(head, before - 1)
+
+
+# --- discovery and schemas ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventTypeInfo:
+    """One event type of the store: how many events it has, where the first and last are, and
+    whether a schema is registered for its data."""
+
+    type: str
+    count: int
+    first_position: int
+    last_position: int
+    has_schema: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    tag: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TagPage:
+    """Tags in name order, at most a limit of them; ``has_more`` when more follow the last."""
+
+    tags: list[TagCount]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    events: int
+    head: int
+    first_recorded_at: datetime | None
+    last_recorded_at: datetime | None
+    database_bytes: int | None
+    """What the database can tell of its own size; None where it cannot (in memory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventSchema:
+    """The JSON Schema (Draft 2020-12) that the data of every event of ``type`` must satisfy."""
+
+    type: str
+    schema: RawJson
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """Why an event's data does not satisfy its type's schema: the event (its index in the
+    request, or its position when stored), where in its data (a JSON pointer), and what."""
+
+    event: int
+    pointer: str
+    message: str

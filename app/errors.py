@@ -7,6 +7,10 @@ tools use these without the web stack.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from app.domain import Violation
+
 
 class EventStoreError(Exception):
     """Base of every error the service reports to its callers on purpose."""
@@ -39,9 +43,41 @@ class PositionBeyondHead(EventStoreError):
         self.head = head
 
 
-class SnapshotNotFound(EventStoreError):
+class NotFound(EventStoreError):
+    """What was asked for is not stored (a snapshot, a schema)."""
+
+
+class SnapshotNotFound(NotFound):
     def __init__(self, name: str, key: str) -> None:
         super().__init__(f"no snapshot {name!r} for key {key!r}")
+
+
+class SchemaViolation(EventStoreError):
+    """Events of the request do not satisfy their types' schemas; nothing was stored.
+    ``violations`` name each event by its index in the request."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__(f"{len(violations)} schema violation(s); nothing was stored")
+        self.violations = list(violations)
+
+
+class InvalidSchema(EventStoreError):
+    """A schema offered for registration is not a valid JSON Schema (Draft 2020-12)."""
+
+    def __init__(self, pointer: str, detail: str) -> None:
+        super().__init__(detail)
+        self.pointer = pointer
+        self.detail = detail
+
+
+class StoredEventsViolateSchema(EventStoreError):
+    """A schema offered for registration is not satisfied by events already stored (its
+    ``violations`` name them by position); it was not registered."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        first = violations[0].event
+        super().__init__(f"the event at position {first} does not satisfy this schema")
+        self.violations = list(violations)
 
 
 class WriteRefused(EventStoreError):

@@ -49,7 +49,16 @@ from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
 from app.api.request_target import Utf8TargetMiddleware
-from app.api.routes import events, ops, pages, snapshots, stream, tickets
+from app.api.routes import (
+    discovery,
+    event_schemas,
+    events,
+    ops,
+    pages,
+    snapshots,
+    stream,
+    tickets,
+)
 from app.api.routes.pages import mount_assets
 from app.api.state import ServiceState
 from app.config import Settings
@@ -189,6 +198,8 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(events.router)
     app.include_router(snapshots.router)
+    app.include_router(discovery.router)
+    app.include_router(event_schemas.router)
     app.include_router(tickets.router)
     app.include_router(ops.router)
     return app

@@ -44,11 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="make a random token and its line")
     new.add_argument("name")
-    new.add_argument("scopes", help="comma-separated: read, append, snapshot, metrics")
+    new.add_argument("scopes", help="comma-separated: read, append, snapshot, admin, metrics")
     new.add_argument("--file", type=Path, help="append the line to this tokens file")
     hashed = commands.add_parser("hash", help="the line of a token read from stdin")
     hashed.add_argument("name")
-    hashed.add_argument("scopes", help="comma-separated: read, append, snapshot, metrics")
+    hashed.add_argument("scopes", help="comma-separated: read, append, snapshot, admin, metrics")
     args = parser.parse_args(argv)
 
     try:

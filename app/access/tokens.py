@@ -2,8 +2,10 @@
 
 Deliberate choices:
 
-- Scopes: ``read`` (query, head, stream, get snapshots, mint stream tickets), ``append``,
-  ``snapshot`` (put and delete snapshots) and ``metrics`` (``/metrics``, unless it is public).
+- Scopes: ``read`` (query, head, stream, get snapshots, discovery and schemas, mint stream
+  tickets), ``append``, ``snapshot`` (put and delete snapshots), ``admin`` (register and delete
+  the JSON Schemas of event types: they decide what every later append may say) and
+  ``metrics`` (``/metrics``, unless it is public).
 - Tokens come from ``EVENTSTORE_API_TOKENS`` (a JSON object, token -> scopes, convenient for
   development) and from a tokens file (``EVENTSTORE_API_TOKENS_FILE``, for production), which
   holds only SHA-256 digests of the tokens, so that reading the file does not let anyone in.
@@ -44,6 +46,7 @@ class Scope(StrEnum):
     READ = "read"
     APPEND = "append"
     SNAPSHOT = "snapshot"
+    ADMIN = "admin"
     METRICS = "metrics"
 
 

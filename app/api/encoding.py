@@ -21,7 +21,16 @@ from typing import Any
 import orjson
 from fastapi import Response
 
-from app.domain import AppendResult, Event, ReadResult, Snapshot
+from app.domain import (
+    AppendResult,
+    Event,
+    EventSchema,
+    EventTypeInfo,
+    ReadResult,
+    Snapshot,
+    StoreStats,
+    TagPage,
+)
 
 JSON_MEDIA_TYPE = "application/json"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -94,3 +103,47 @@ def read_response(
     if snapshot_due is not None:
         body["snapshot_due"] = snapshot_due
     return json_response(body)
+
+
+def event_types_body(types: list[EventTypeInfo]) -> dict[str, Any]:
+    return {
+        "event_types": [
+            {
+                "type": t.type,
+                "count": t.count,
+                "first_position": t.first_position,
+                "last_position": t.last_position,
+                "has_schema": t.has_schema,
+            }
+            for t in types
+        ]
+    }
+
+
+def tags_body(page: TagPage) -> dict[str, Any]:
+    return {
+        "tags": [{"tag": t.tag, "count": t.count} for t in page.tags],
+        "has_more": page.has_more,
+    }
+
+
+def stats_body(stats: StoreStats) -> dict[str, Any]:
+    return {
+        "events": stats.events,
+        "head": stats.head,
+        "first_recorded_at": _rfc3339_or_none(stats.first_recorded_at),
+        "last_recorded_at": _rfc3339_or_none(stats.last_recorded_at),
+        "database_bytes": stats.database_bytes,
+    }
+
+
+def _rfc3339_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else rfc3339(moment)
+
+
+def schema_body(schema: EventSchema) -> dict[str, Any]:
+    return {
+        "type": schema.type,
+        "schema": orjson.Fragment(schema.schema),
+        "registered_at": rfc3339(schema.registered_at),
+    }

@@ -151,3 +151,61 @@ STREAM = (
     f'"metadata":{{}},"recorded_at":"{_RECORDED}"}}\n\n'
 )
 """A heartbeat, then one message: its ``data`` is an `Event` on one line."""
+
+EVENT_TYPES: dict[str, Example] = {
+    "types": {
+        "value": {
+            "event_types": [
+                {
+                    "type": "CourseDefined",
+                    "count": 1,
+                    "first_position": 1,
+                    "last_position": 1,
+                    "has_schema": True,
+                },
+                {
+                    "type": "StudentSubscribed",
+                    "count": 1,
+                    "first_position": 2,
+                    "last_position": 2,
+                    "has_schema": False,
+                },
+            ]
+        }
+    }
+}
+TAGS: dict[str, Example] = {
+    "tags": {
+        "value": {
+            "tags": [{"tag": "course:c1", "count": 2}, {"tag": "student:s1", "count": 1}],
+            "has_more": False,
+        }
+    }
+}
+STATS: dict[str, Example] = {
+    "stats": {
+        "value": {
+            "events": 2,
+            "head": 2,
+            "first_recorded_at": _RECORDED,
+            "last_recorded_at": _RECORDED,
+            "database_bytes": 4263936,
+        }
+    }
+}
+_COURSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "course_id": {"type": "string"},
+        "capacity": {"type": "integer", "minimum": 1},
+    },
+    "required": ["course_id", "capacity"],
+}
+SCHEMA_PUT: dict[str, Example] = {
+    "course": {"summary": "The data of CourseDefined", "value": _COURSE_SCHEMA}
+}
+EVENT_SCHEMA: dict[str, Example] = {
+    "schema": {
+        "value": {"type": "CourseDefined", "schema": _COURSE_SCHEMA, "registered_at": _RECORDED}
+    }
+}

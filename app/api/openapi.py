@@ -192,8 +192,8 @@ def document_security(openapi: dict[str, Any]) -> dict[str, Any]:
         "type": "http",
         "scheme": "bearer",
         "description": "An API token. Scopes (each operation names those it needs in "
-        "`x-scopes`): read, append, snapshot, metrics. With no tokens configured the service "
-        "is open and needs none.",
+        "`x-scopes`): read, append, snapshot, admin, metrics. With no tokens configured the "
+        "service is open and needs none.",
     }
     schemes[TICKET] = {
         "type": "apiKey",

@@ -102,6 +102,50 @@ class ConflictProblem(Problem):
     )
 
 
+class RequestViolation(BaseModel):
+    """Why one event of the append does not satisfy its type's schema."""
+
+    event: int = Field(description="The event's index in the request's `events`.")
+    pointer: str = Field(description="Where in its data: a JSON pointer (`` for the data itself).")
+    message: str = Field(description="What is wrong there (the value itself is not repeated).")
+
+
+class StoredViolation(BaseModel):
+    """Why one stored event does not satisfy a schema offered for its type."""
+
+    position: int = Field(description="The stored event's position.")
+    pointer: str = Field(description="Where in its data: a JSON pointer.")
+    message: str = Field(description="What is wrong there.")
+
+
+class EventSchemaViolationProblem(Problem):
+    model_config = _example(
+        "/problems/event-schema-violation",
+        "Event schema violation",
+        422,
+        "event 0, /capacity: [value] is less than the minimum of 1",
+        violations=[
+            {"event": 0, "pointer": "/capacity", "message": "[value] is less than the minimum of 1"}
+        ],
+    )
+    type: Literal["/problems/event-schema-violation"]
+    status: Literal[422]
+    violations: list[RequestViolation] = Field(description="At most 100, in request order.")
+
+
+class StoredEventsViolateSchemaProblem(Problem):
+    model_config = _example(
+        "/problems/stored-events-violate-schema",
+        "Stored events violate the schema",
+        409,
+        'position 4, its data: "capacity" is a required property; the schema was not registered',
+        violations=[{"position": 4, "pointer": "", "message": '"capacity" is a required property'}],
+    )
+    type: Literal["/problems/stored-events-violate-schema"]
+    status: Literal[409]
+    violations: list[StoredViolation] = Field(description="Those of the first offending events.")
+
+
 class PayloadTooLargeProblem(Problem):
     model_config = _example(
         "/problems/payload-too-large",

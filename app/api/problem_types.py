@@ -124,6 +124,26 @@ WRITE_REFUSED = ProblemType(
     "refused again.",
 )
 
+EVENT_SCHEMA_VIOLATION = ProblemType(
+    "event-schema-violation",
+    422,
+    "Event schema violation",
+    "Events of the append do not satisfy the JSON Schema registered for their type. "
+    "`violations` names each: `event` (its index in the request), `pointer` (where in its "
+    "data, a JSON pointer) and `message`. Nothing of the append was stored.",
+    "Correct the events' data; GET /v1/event-types/{type}/schema shows the schema.",
+)
+STORED_EVENTS_VIOLATE_SCHEMA = ProblemType(
+    "stored-events-violate-schema",
+    409,
+    "Stored events violate the schema",
+    "Events already stored do not satisfy the schema offered for their type, so it was not "
+    "registered. `violations` names the first of them: `position`, `pointer` (where in its "
+    "data) and `message`.",
+    "Correct the schema so that it admits what was stored, or register it for the events "
+    "appended from now on only (`?check_stored=false`): stored events are never changed.",
+)
+
 CATALOGUE: dict[str, ProblemType] = {
     problem.slug: problem
     for problem in (
@@ -138,5 +158,7 @@ CATALOGUE: dict[str, ProblemType] = {
         FORBIDDEN,
         TOO_MANY_REQUESTS,
         WRITE_REFUSED,
+        EVENT_SCHEMA_VIOLATION,
+        STORED_EVENTS_VIOLATE_SCHEMA,
     )
 }

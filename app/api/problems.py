@@ -48,15 +48,19 @@ from starlette.routing import BaseRoute, Match
 from app.api import problem_types as types
 from app.api.access_log import redact_tickets
 from app.api.problem_types import ProblemType
+from app.domain import Violation
 from app.errors import (
     AppendConditionFailed,
     EventIdReused,
     EventStoreError,
     Forbidden,
+    InvalidSchema,
+    NotFound,
     PayloadTooLarge,
     PositionBeyondHead,
-    SnapshotNotFound,
+    SchemaViolation,
     StorageUnavailable,
+    StoredEventsViolateSchema,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
@@ -140,6 +144,37 @@ def problem_for(request: Request, exc: Exception) -> Response:
             )
         case EventIdReused():
             return problem_response(422, problem=types.EVENT_ID_REUSED, detail=exc.detail)
+        case SchemaViolation():
+            return problem_response(
+                422,
+                problem=types.EVENT_SCHEMA_VIOLATION,
+                detail=_first_violation(exc.violations, "event"),
+                violations=[
+                    {"event": v.event, "pointer": v.pointer, "message": v.message}
+                    for v in exc.violations
+                ],
+            )
+        case StoredEventsViolateSchema():
+            return problem_response(
+                409,
+                problem=types.STORED_EVENTS_VIOLATE_SCHEMA,
+                detail=f"{_first_violation(exc.violations, 'position')}; the schema was not "
+                "registered",
+                violations=[
+                    {"position": v.event, "pointer": v.pointer, "message": v.message}
+                    for v in exc.violations
+                ],
+            )
+        case InvalidSchema():
+            return validation_problem(
+                [
+                    {
+                        "loc": ("body", *_pointer_parts(exc.pointer)),
+                        "msg": f"not a valid JSON Schema (Draft 2020-12): {exc.detail}",
+                        "type": "invalid_schema",
+                    }
+                ]
+            )
         case PositionBeyondHead():
             return validation_problem(
                 [{"loc": ("body", "position"), "msg": str(exc), "type": "position_beyond_head"}]
@@ -161,7 +196,7 @@ def problem_for(request: Request, exc: Exception) -> Response:
                 detail="the database refused to store this request (a constraint or trigger of "
                 "its own); nothing was stored",
             )
-        case SnapshotNotFound():
+        case NotFound():
             return problem_response(404, problem=types.NOT_FOUND, detail=str(exc))
         case Unauthorized():
             challenge = f'Bearer realm="{REALM}"'
@@ -224,6 +259,18 @@ def problem_for(request: Request, exc: Exception) -> Response:
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 """The methods the service tells apart (in ``Allow``, and in the metrics' labels)."""
+
+
+def _first_violation(violations: Sequence[Violation], what: str) -> str:
+    first = violations[0]
+    where = first.pointer or "its data"
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return f"{what} {first.event}, {where}: {first.message}{more}"
+
+
+def _pointer_parts(pointer: str) -> list[str]:
+    """The reference tokens of a JSON pointer (RFC 6901)."""
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
 
 
 def _no_route(request: Request) -> str:

@@ -1,7 +1,8 @@
 """The in-memory engine: the executable specification every other engine must agree with.
 
 Plain lists, no indexes, no cleverness: `tests/contract` runs the same suite against this engine
-and the SQL ones. Nothing survives the process; use it for tests and experiments.
+and the SQL ones. Discovery (types, tags, stats) is counted from the events at each call.
+Nothing survives the process; use it for tests and experiments.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from app.domain import (
     AppendResult,
     Event,
     EventInput,
+    EventSchema,
+    EventTypeInfo,
     Query,
+    RawJson,
     ReadResult,
     Snapshot,
     SnapshotInput,
+    StoreStats,
+    TagCount,
+    TagPage,
     matches,
     read_marker,
 )
-from app.errors import AppendConditionFailed, PositionBeyondHead
+from app.errors import AppendConditionFailed, PositionBeyondHead, StoredEventsViolateSchema
+from app.storage.event_schemas import check_schema, refuse_violations, violations
 from app.storage.idempotency import check_batch, replay_of
 from app.storage.signal import CommitSignal
 
@@ -35,6 +43,7 @@ class MemoryEngine:
         self._events: list[Event] = []  # the event at position p is self._events[p - 1]
         self._appends: dict[int, int] = {}  # first position of each append -> its last
         self._snapshots: dict[tuple[str, str], Snapshot] = {}
+        self._schemas: dict[str, EventSchema] = {}
         self._signal = CommitSignal()
 
     async def start(self) -> None:
@@ -61,6 +70,7 @@ class MemoryEngine:
         replay = replay_of(events, stored, lambda first, last: self._appends.get(first) == last)
         if replay is not None:
             return replay
+        refuse_violations(events, {t: s.schema for t, s in self._schemas.items()})
         if condition is not None:
             after = max(condition.after or 0, 0)
             for stored_event in self._events[after:]:
@@ -137,3 +147,58 @@ class MemoryEngine:
 
     async def delete_snapshot(self, name: str, key: str) -> None:
         self._snapshots.pop((name, key), None)
+
+    async def event_types(self) -> list[EventTypeInfo]:
+        found: dict[str, list[int]] = {}
+        for event in self._events:
+            found.setdefault(event.type, []).append(event.position)
+        return [
+            EventTypeInfo(name, len(at), at[0], at[-1], name in self._schemas)
+            for name, at in sorted(found.items())
+        ]
+
+    async def tags(
+        self,
+        *,
+        prefix: str = "",
+        event_type: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> TagPage:
+        counts: dict[str, int] = {}
+        for event in self._events:
+            if event_type is None or event.type == event_type:
+                for tag in event.tags:
+                    if tag.startswith(prefix) and (after is None or tag > after):
+                        counts[tag] = counts.get(tag, 0) + 1
+        ordered = [TagCount(tag, counts[tag]) for tag in sorted(counts)]
+        return TagPage(ordered[:limit], len(ordered) > limit)
+
+    async def stats(self) -> StoreStats:
+        events = self._events
+        return StoreStats(
+            events=len(events),
+            head=len(events),
+            first_recorded_at=events[0].recorded_at if events else None,
+            last_recorded_at=events[-1].recorded_at if events else None,
+            database_bytes=None,
+        )
+
+    async def get_schema(self, event_type: str) -> EventSchema | None:
+        return self._schemas.get(event_type)
+
+    async def put_schema(
+        self, event_type: str, schema: RawJson, *, check_stored: bool = True
+    ) -> EventSchema:
+        check_schema(schema)
+        if check_stored:
+            stored = [(e.position, e.data) for e in self._events if e.type == event_type]
+            found = violations(schema, stored)
+            if found:
+                raise StoredEventsViolateSchema(found)
+        registered = EventSchema(event_type, schema, datetime.now(UTC))
+        self._schemas[event_type] = registered
+        return registered
+
+    async def delete_schema(self, event_type: str) -> None:
+        self._schemas.pop(event_type, None)

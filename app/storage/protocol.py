@@ -15,10 +15,15 @@ from app.domain import (
     AppendCondition,
     AppendResult,
     EventInput,
+    EventSchema,
+    EventTypeInfo,
     Query,
+    RawJson,
     ReadResult,
     Snapshot,
     SnapshotInput,
+    StoreStats,
+    TagPage,
 )
 
 
@@ -54,9 +59,11 @@ class EventStorageEngine(Protocol):
     ) -> AppendResult:
         """Store ``events`` atomically at consecutive positions, or nothing.
 
-        Raises AppendConditionFailed when the condition fails and EventIdReused when an id is
+        Raises AppendConditionFailed when the condition fails, EventIdReused when an id is
         already stored and the request is not a replay of that earlier append (a replay returns
-        the earlier result with ``replayed`` set, whatever the condition says).
+        the earlier result with ``replayed`` set, whatever the condition says or the schemas
+        registered since), and SchemaViolation when an event's data does not satisfy its type's
+        schema (`event_schemas.py`). Schemas are checked before the condition.
         """
 
     async def read(
@@ -93,3 +100,32 @@ class EventStorageEngine(Protocol):
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
+
+    async def event_types(self) -> list[EventTypeInfo]:
+        """Every event type stored, in name order: its count, its first and last positions,
+        and whether a schema is registered for it."""
+
+    async def tags(
+        self,
+        *,
+        prefix: str = "",
+        event_type: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> TagPage:
+        """The tags of stored events that start with ``prefix``, in name order after
+        ``after``, with the number of events carrying each; only the events of
+        ``event_type`` when it is given."""
+
+    async def stats(self) -> StoreStats: ...
+
+    async def get_schema(self, event_type: str) -> EventSchema | None: ...
+
+    async def put_schema(
+        self, event_type: str, schema: RawJson, *, check_stored: bool = True
+    ) -> EventSchema:
+        """Register ``schema`` for the data of ``event_type``'s events, replacing any. Raises
+        InvalidSchema, and StoredEventsViolateSchema when ``check_stored`` and an event already
+        stored does not satisfy it (then nothing changes)."""
+
+    async def delete_schema(self, event_type: str) -> None: ...

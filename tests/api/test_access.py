@@ -28,7 +28,8 @@ TOKENS = {
     "appender-token": ["append"],
     "snapshotter-token": ["snapshot"],
     "scraper-token": ["metrics"],
-    "admin-token": ["read", "append", "snapshot", "metrics"],
+    "schema-admin-token": ["admin"],
+    "admin-token": ["read", "append", "snapshot", "admin", "metrics"],
 }
 
 
@@ -47,6 +48,7 @@ class Endpoint:
 
 
 SNAPSHOT = "/v1/snapshots/{name}/{key}"
+SCHEMA = "/v1/event-types/{event_type}/schema"
 ENDPOINTS = [
     Endpoint("POST", "/v1/events", Scope.APPEND, 201, {"events": [{"type": "Happened"}]}),
     Endpoint("POST", "/v1/events/query", Scope.READ, 200, {}),
@@ -70,6 +72,12 @@ ENDPOINTS = [
         204,
         route=SNAPSHOT,
     ),
+    Endpoint("GET", "/v1/event-types", Scope.READ, 200),
+    Endpoint("GET", "/v1/tags", Scope.READ, 200),
+    Endpoint("GET", "/v1/stats", Scope.READ, 200),
+    Endpoint("PUT", "/v1/event-types/B/schema", Scope.ADMIN, 200, {"type": "object"}, route=SCHEMA),
+    Endpoint("GET", "/v1/event-types/A/schema", Scope.READ, 200, route=SCHEMA),
+    Endpoint("DELETE", "/v1/event-types/A/schema", Scope.ADMIN, 204, route=SCHEMA),
     Endpoint("GET", "/metrics", Scope.METRICS, 200),
     Endpoint("GET", "/healthz", None, 200),
     Endpoint("GET", "/readyz", None, 200),
@@ -89,6 +97,7 @@ CREDENTIALS: dict[str, dict[str, str]] = {
     "scope append": bearer("appender-token"),
     "scope snapshot": bearer("snapshotter-token"),
     "scope metrics": bearer("scraper-token"),
+    "scope admin": bearer("schema-admin-token"),
     "every scope": bearer("admin-token"),
 }
 
@@ -108,13 +117,16 @@ def expected_status(endpoint: Endpoint, credential: str) -> int:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    """A guarded service holding one event and the snapshot the snapshot rows touch."""
+    """A guarded service holding one event, the snapshot the snapshot rows touch, and the
+    schema of the schema rows."""
     async with api_client(make_settings(api_tokens=TOKENS)) as client:
         stored = await client.post("/v1/events", json={"events": [{"type": "A"}]}, headers=ADMIN)
         assert stored.status_code == 201
         snapshot = {"position": 1, "state": {"n": 1}}
         put = await client.put("/v1/snapshots/counter/k1", json=snapshot, headers=ADMIN)
         assert put.status_code == 200
+        schema = await client.put("/v1/event-types/A/schema", json=True, headers=ADMIN)
+        assert schema.status_code == 200
         yield client
 
 

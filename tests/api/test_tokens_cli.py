@@ -166,16 +166,16 @@ def test_hash_without_a_token_on_stdin_is_refused(
 def test_an_unknown_scope_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     tokens_file = tmp_path / "tokens"
 
-    result = access_cli("new", "billing", "read,admin", "--file", str(tokens_file))
+    result = access_cli("new", "billing", "read,superuser", "--file", str(tokens_file))
 
     assert result.returncode == 2
     assert "unknown scope (the 2. of the list" in result.stderr
-    assert "read, append, snapshot, metrics" in result.stderr  # what it could have been
+    assert "read, append, snapshot, admin, metrics" in result.stderr  # what it could have been
     assert result.stdout == ""
     assert not tokens_file.exists()
 
 
-@pytest.mark.parametrize("scopes", ["read,admin", "Read", "read,,append", ""])
+@pytest.mark.parametrize("scopes", ["read,root", "Read", "read,,append", ""])
 def test_hash_refuses_an_unknown_scope(
     scopes: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,7 +231,7 @@ MALFORMED = {
         "line 3: the digest",
     ),
     "unknown-scope": (
-        f"billing  sha256:{sha256_hex(SECRET)}  read,admin\n",
+        f"billing  sha256:{sha256_hex(SECRET)}  read,root\n",
         "line 1: unknown scope (the 2. of the list",
     ),
     "missing-scopes": (f"billing  sha256:{sha256_hex(SECRET)}\n", "line 1: expected"),

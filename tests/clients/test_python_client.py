@@ -240,3 +240,34 @@ def test_a_read_only_token_reads_but_gets_a_typed_403_on_append(
     assert appended.parsed.scope == "append"
     assert read.status_code == 200
     assert isinstance(read.parsed, models.ReadResponse)
+
+
+def test_schemas_and_discovery_through_the_generated_client(generated: Any, base_url: str) -> None:
+    """A schema registered with the client refuses a bad append with a typed problem; the
+    event types it lists count what was stored."""
+    models = importlib.import_module(f"{PACKAGE}.models")
+    put_schema = importlib.import_module(f"{PACKAGE}.api.event_types.put_event_schema")
+    list_types = importlib.import_module(f"{PACKAGE}.api.discovery.list_event_types")
+    append = importlib.import_module(f"{PACKAGE}.api.events.append_events")
+    schema = models.PutEventSchemaBodyType0.from_dict(
+        {"type": "object", "required": ["isbn"], "properties": {"isbn": {"type": "string"}}}
+    )
+
+    def book(data: dict[str, Any]) -> Any:
+        return models.AppendRequest(
+            events=[models.EventInput(type_="BookAdded", data=data, tags=["shelf:1"])]
+        )
+
+    with generated.Client(base_url=base_url, raise_on_unexpected_status=True) as client:
+        registered = put_schema.sync_detailed("BookAdded", client=client, body=schema)
+        stored = append.sync_detailed(client=client, body=book({"isbn": "978-0"}))
+        refused = append.sync_detailed(client=client, body=book({"title": "no isbn"}))
+        types = list_types.sync(client=client)
+
+    assert registered.status_code == 200
+    assert stored.status_code == 201
+    assert isinstance(refused.parsed, models.EventSchemaViolationProblem)
+    assert refused.parsed.violations[0].event == 0
+    assert isinstance(types, models.EventTypes)
+    [books] = [t for t in types.event_types if t.type_ == "BookAdded"]
+    assert (books.count, books.has_schema) == (1, True)

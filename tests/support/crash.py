@@ -21,8 +21,9 @@ a violation (503 is retried and counted). Before the clients are let onto a new 
 is verified: read from where the last check stopped, the positions continue 1, 2, ... with no gap
 and equal the head; every event id in the log belongs to an append some client sent, and each
 such append is there whole (all its ids, in order, at consecutive positions) or not at all; every
-acknowledged append is at the positions it was acknowledged with; no event id appears twice.
-After the last kill a final server is started, every client finishes its pending append, the
+acknowledged append is at the positions it was acknowledged with; no event id appears twice;
+and discovery (``/v1/event-types``, ``/v1/tags``) counts per type and per tag what the log
+holds. After the last kill a final server is started, every client finishes its pending append, the
 stream client catches up to the head, and the whole log is read again from position 0 and
 checked as above against every position seen before (so nothing earlier changed), every append
 sent must now be acknowledged, the stream must have received 1..head exactly once each, in
@@ -32,8 +33,8 @@ integrity_check`` must say ``ok``.
 Figures printed: kills, appends sent and acknowledged, retries (attempts after the first), 503s,
 replays (200), events in the store, stream messages and reconnects, and the violations counted
 as lost / duplicated / out-of-order (stream), half-written, unknown ids, wrong status, ack
-mismatch. The exit status is 1 on any violation. `run_crashtest` is the core, for the tests
-(tests/faults/test_crash.py).
+mismatch, miscounted types and tags. The exit status is 1 on any violation. `run_crashtest` is
+the core, for the tests (tests/faults/test_crash.py).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class Figures:
     unknown_ids: int = 0
     wrong_status: int = 0
     ack_mismatch: int = 0
+    miscounted: int = 0
+    """Event types and tags whose discovery count differs from the log's."""
     seconds: float = 0.0
 
 
@@ -128,6 +131,7 @@ class Report:
         yield f"unknown event ids     {f.unknown_ids}"
         yield f"wrong statuses        {f.wrong_status}"
         yield f"ack mismatches        {f.ack_mismatch}"
+        yield f"miscounted types/tags {f.miscounted}"
         yield f"seconds               {f.seconds:.1f}"
         yield f"violations            {len(self.violations)}"
         for violation in self.violations[:50]:
@@ -201,6 +205,8 @@ class Crashtest:
         self.stopping = False
         # The log as verified so far: position -> event id, and back.
         self.log: list[str] = []
+        self.kinds: list[tuple[str, tuple[str, ...]]] = []
+        """The type and tags of each event of the log."""
         self.position_of: dict[str, int] = {}
         self.whole: set[int] = set()  # ids (python id()) of appends verified present in full
         # What the stream delivered, in order: (position, event id).
@@ -365,10 +371,12 @@ class Crashtest:
 
     # --- verification ---
 
-    async def read_log(self, http: httpx.AsyncClient, after: int) -> tuple[list[str], int]:
-        """Event ids of every position after ``after``, in order; and the head."""
+    async def read_log(
+        self, http: httpx.AsyncClient, after: int
+    ) -> tuple[list[tuple[str, str, tuple[str, ...]]], int]:
+        """The id, type and tags of every event after ``after``, in order; and the head."""
         base_url = self.server.base_url
-        ids: list[str] = []
+        ids: list[tuple[str, str, tuple[str, ...]]] = []
         expected = after + 1
         while True:
             response = await http.post(
@@ -380,7 +388,7 @@ class Crashtest:
                 if event["position"] != expected:
                     self.violation(f"the log has position {event['position']} after {expected - 1}")
                     expected = event["position"]
-                ids.append(str(event["id"]))
+                ids.append((str(event["id"]), event["type"], tuple(event["tags"])))
                 expected += 1
             after = page["marker"]
             if not page["has_more"]:
@@ -392,7 +400,8 @@ class Crashtest:
     async def verify(self, http: httpx.AsyncClient, *, full: bool) -> None:
         """Check the log (from the last verified position, or all of it when ``full``)."""
         start = 0 if full else len(self.log)
-        ids, _ = await self.read_log(http, start)
+        read, _ = await self.read_log(http, start)
+        ids = [event_id for event_id, _, _ in read]
         if full:
             for position, (before, now) in enumerate(zip(self.log, ids, strict=False), start=1):
                 if before != now:
@@ -400,9 +409,10 @@ class Crashtest:
             if len(ids) < len(self.log):
                 self.figures.lost += len(self.log) - len(ids)
                 self.violation(f"the log shrank from {len(self.log)} to {len(ids)} events")
-            self.log, self.position_of, self.whole = [], {}, set()
-        for event_id in ids:
+            self.log, self.kinds, self.position_of, self.whole = [], [], {}, set()
+        for event_id, event_type, tags in read:
             self.log.append(event_id)
+            self.kinds.append((event_type, tags))
             if event_id in self.position_of:
                 self.figures.duplicated += 1
                 self.violation(f"event id {event_id} is stored twice")
@@ -428,6 +438,31 @@ class Crashtest:
                 self.figures.ack_mismatch += 1
                 self.violation(f"append {sent.ids} acknowledged at {sent.positions}, is at {found}")
             self.whole.add(id(sent))
+
+    async def verify_discovery(self, http: httpx.AsyncClient) -> None:
+        """What discovery says equals a count of the log: per type, per tag."""
+        base_url = self.server.base_url
+        types = (await http.get(f"{base_url}/v1/event-types")).json()["event_types"]
+        tags: dict[str, int] = {}
+        after: str | None = None
+        while True:
+            params = {"limit": str(READ_PAGE)} | ({"after": after} if after else {})
+            page = (await http.get(f"{base_url}/v1/tags", params=params)).json()
+            tags |= {entry["tag"]: entry["count"] for entry in page["tags"]}
+            if not page["has_more"]:
+                break
+            after = page["tags"][-1]["tag"]
+        by_type = Counter(event_type for event_type, _ in self.kinds)
+        by_tag = Counter(tag for _, event_tags in self.kinds for tag in event_tags)
+        counted = {entry["type"]: entry["count"] for entry in types}
+        for name in set(by_type) | set(counted):
+            if by_type.get(name, 0) != counted.get(name, 0):
+                self.figures.miscounted += 1
+                self.violation(f"type {name}: {counted.get(name)} counted, {by_type[name]} stored")
+        for tag in set(by_tag) | set(tags):
+            if by_tag.get(tag, 0) != tags.get(tag, 0):
+                self.figures.miscounted += 1
+                self.violation(f"tag {tag}: {tags.get(tag)} counted, {by_tag[tag]} stored")
 
     def verify_stream(self) -> None:
         positions = [position for position, _ in self.streamed]
@@ -468,12 +503,14 @@ class Crashtest:
                     self.figures.kills += 1
                     await self.server.start()
                     await self.verify(http, full=False)
+                    await self.verify_discovery(http)  # nobody appends until `up`
                     self.server.up.set()
                     if self.progress is not None:
                         self.progress(self.figures)
                 await asyncio.sleep(0.3)
                 await self.stop_appenders(workers)
                 await self.verify(http, full=True)
+                await self.verify_discovery(http)
                 await self._stream_catches_up()
             finally:
                 self.stopping = True

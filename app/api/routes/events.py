@@ -35,6 +35,7 @@ from app.api.guard import GuardedRoute, needs
 from app.api.openapi import header_parameter, json_examples, problem_responses
 from app.api.problem_models import (
     EventIdReusedProblem,
+    EventSchemaViolationProblem,
     ValidationProblem,
     WriteRefusedProblem,
 )
@@ -93,9 +94,15 @@ CAUSATION_HEADER = "X-Causation-ID"
             422,
             429,
             503,
-            models={422: ValidationProblem | EventIdReusedProblem | WriteRefusedProblem},
+            models={
+                422: ValidationProblem
+                | EventIdReusedProblem
+                | EventSchemaViolationProblem
+                | WriteRefusedProblem
+            },
             s422="Malformed input (`/problems/validation`), an event id already stored by "
-            "another append (`/problems/event-id-reused`), or rows the database itself refused "
+            "another append (`/problems/event-id-reused`), data that breaks its type's schema "
+            "(`/problems/event-schema-violation`), or rows the database itself refused "
             "(`/problems/write-refused`).",
         ),
     },

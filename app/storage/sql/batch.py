@@ -10,9 +10,11 @@ are held in memory (`Pending`), indexed by tag, type and id, and each member is 
 both the database (positions up to the batch's start) and them. The database part of every
 condition is independent of the other members, so all of them are checked before the members
 are decided, eight to a statement (`first_matches`). That keeps the statements per batch to one
-head read, one id lookup, the condition checks and two multi-row inserts at the end, instead of
-a few statements per member: on PostgreSQL each is a round trip. A member that is refused was
-never added to the pending events, so it leaves no trace.
+head read, one id lookup, one lookup of the batch's schemas, the condition checks, and at the
+end two multi-row inserts and the discovery counts (`discovery.py`), instead of a few
+statements per member: on PostgreSQL each is a round trip. Each member is checked against the
+registered schemas after its replay check and before its condition (`event_schemas.py`). A
+member that is refused was never added to the pending events, so it leaves no trace.
 
 Should the database refuse the inserts (it cannot while the API refuses what the database cannot
 store and the writer lock keeps ids and positions unique, but a database may have constraints or
@@ -23,7 +25,7 @@ the group committer then decides the members again one per transaction (`group_c
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,13 +41,17 @@ from app.domain import (
     EventInput,
     Query,
     QueryItem,
+    RawJson,
     item_matches,
 )
-from app.errors import AppendConditionFailed, EventIdReused
+from app.errors import AppendConditionFailed, EventIdReused, SchemaViolation
+from app.storage.event_schemas import refuse_violations
 from app.storage.idempotency import replay_of
 from app.storage.sql.compiled import raw_insert
+from app.storage.sql.discovery import count_stored
 from app.storage.sql.queries import first_matches
 from app.storage.sql.rows import event_from_row, head_of
+from app.storage.sql.schema_registry import schemas_of
 from app.storage.sql.tables import event_tags, events
 
 _ID_LOOKUP_CHUNK = 1000
@@ -137,18 +143,22 @@ def decide_batch(conn: Connection, batch: Sequence[AppendRequest], now: datetime
     pending = Pending(start=head_of(conn))
     committed = Committed.with_ids(conn, (event.id for r in batch for event in r.events))
     conflicts = _committed_conflicts(conn, batch, pending.start)
+    schemas = schemas_of(conn, (event.type for r in batch for event in r.events))
     event_rows: list[dict[str, Any]] = []
     tag_rows: list[dict[str, Any]] = []
     outcomes: list[Outcome] = []
     for member, request in enumerate(batch):
         try:
-            outcome: Outcome = _decide(conn, request, pending, committed, conflicts.get(member))
-        except (AppendConditionFailed, EventIdReused) as refused:
+            outcome: Outcome = _decide(
+                conn, request, pending, committed, conflicts.get(member), schemas
+            )
+        except (AppendConditionFailed, EventIdReused, SchemaViolation) as refused:
             outcome = refused
         if isinstance(outcome, AppendResult) and not outcome.replayed:
             pending.add(_store(request.events, outcome.positions, now, event_rows, tag_rows))
         outcomes.append(outcome)
     _insert(conn, event_rows, tag_rows)
+    count_stored(conn, event_rows, tag_rows)
     return outcomes
 
 
@@ -158,12 +168,15 @@ def _decide(
     pending: Pending,
     committed: Committed,
     committed_conflict: int | None,
+    schemas: Mapping[str, RawJson],
 ) -> AppendResult:
     """The request's result if it is stored now, its replay, or its refusal (raised).
-    ``committed_conflict``: the first committed event its condition matches, if any."""
+    ``committed_conflict``: the first committed event its condition matches, if any;
+    ``schemas``: the registered schemas of the batch's event types."""
     replay = _replay(conn, request.events, pending, committed)
     if replay is not None:
         return replay
+    refuse_violations(request.events, schemas)
     if request.condition is not None:
         conflict = committed_conflict
         if conflict is None:

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import CompoundSelect, Connection, Dialect, Select, Table, insert
+from sqlalchemy import CompoundSelect, Connection, Dialect, Insert, Select, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -72,13 +73,15 @@ class RawStatement:
 
 
 class RawInsert:
-    """A multi-row ``INSERT`` of every column of ``table``, compiled for ``dialect``, whose
-    values go through the column types' bind processors (UUIDs and timestamps become text on
-    SQLite), then to the cursor's ``executemany``."""
+    """A multi-row ``INSERT`` of every column of ``table`` (``statement``, by default a plain
+    insert), compiled for ``dialect``, whose values go through the column types' bind
+    processors (UUIDs and timestamps become text on SQLite), then to the cursor's
+    ``executemany``."""
 
-    def __init__(self, table: Table, dialect: Dialect) -> None:
+    def __init__(self, table: Table, dialect: Dialect, statement: Insert | None = None) -> None:
         columns = {column.key: column for column in table.columns}
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        statement = insert(table) if statement is None else statement
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         assert isinstance(compiled, SQLCompiler)
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: a positional paramstyle is expected")
@@ -131,3 +134,18 @@ def raw(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> RawSt
 def raw_insert(table: Table, dialect: Dialect) -> RawInsert:
     """The compiled multi-row insert into ``table`` for ``dialect``."""
     return RawInsert(table, dialect)
+
+
+@lru_cache(maxsize=16)
+def raw_count_upsert(table: Table, dialect: Dialect) -> RawInsert:
+    """The compiled multi-row insert into a counter table (`tables.py`) whose rows, when their
+    key is there already, add their ``event_count`` to it and take their ``last_position``."""
+    upsert: sqlite.Insert | postgresql.Insert = (
+        postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    )
+    added = {"event_count": table.c.event_count + upsert.excluded.event_count}
+    if "last_position" in table.c:
+        added["last_position"] = upsert.excluded.last_position
+    key = list(table.primary_key.columns)
+    statement = upsert.on_conflict_do_update(index_elements=key, set_=added)
+    return RawInsert(table, dialect, statement)

@@ -6,7 +6,9 @@ dialect half. Each operation is one transaction function run by the runner:
 - appends go through the group committer (`group_commit.py`), whose batches are decided by
   `decide_batch` (`batch.py`): engine -> queue -> batch -> runner;
 - reads are `read_events` (`reads.py`), over the statements of `queries.py`;
-- snapshots are the functions of `snapshots.py`.
+- snapshots are the functions of `snapshots.py`; discovery (types, tags, figures) those of
+  `discovery.py`, read from counts every append maintains; schemas those of
+  `schema_registry.py`.
 
 Positions are drawn as ``max(position) + 1`` under the writer lock (no sequence): an append's
 events are consecutive and the log has no holes.
@@ -31,15 +33,22 @@ from app.domain import (
     AppendCondition,
     AppendResult,
     EventInput,
+    EventSchema,
+    EventTypeInfo,
     Query,
+    RawJson,
     ReadResult,
     Snapshot,
     SnapshotInput,
+    StoreStats,
+    TagPage,
 )
+from app.errors import StoredEventsViolateSchema
+from app.storage.event_schemas import check_schema
 from app.storage.idempotency import check_batch
 from app.storage.protocol import BatchStats
 from app.storage.signal import CommitSignal
-from app.storage.sql import snapshots
+from app.storage.sql import discovery, schema_registry, snapshots
 from app.storage.sql.group_commit import GroupCommitter
 from app.storage.sql.reads import read_events
 from app.storage.sql.rows import head_of
@@ -162,6 +171,67 @@ class SqlEngine:
 
     async def delete_snapshot(self, name: str, key: str) -> None:
         await self._runner.write(partial(snapshots.delete_snapshot, name=name, key=key))
+
+    async def event_types(self) -> list[EventTypeInfo]:
+        return await self._runner.read(discovery.read_event_types)
+
+    async def tags(
+        self,
+        *,
+        prefix: str = "",
+        event_type: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> TagPage:
+        return await self._runner.read(
+            partial(
+                discovery.read_tags, prefix=prefix, event_type=event_type, after=after, limit=limit
+            )
+        )
+
+    async def stats(self) -> StoreStats:
+        return await self._runner.read(discovery.read_stats)
+
+    async def get_schema(self, event_type: str) -> EventSchema | None:
+        return await self._runner.read(partial(schema_registry.get_schema, event_type=event_type))
+
+    async def put_schema(
+        self, event_type: str, schema: RawJson, *, check_stored: bool = True
+    ) -> EventSchema:
+        check_schema(schema)
+        checked_to = await self._check_stored(event_type, schema) if check_stored else None
+        now = datetime.now(UTC)
+        return await self._runner.write(
+            partial(
+                schema_registry.register,
+                event_type=event_type,
+                schema=schema,
+                now=now,
+                checked_to=checked_to,
+            )
+        )
+
+    async def _check_stored(self, event_type: str, schema: RawJson) -> int:
+        """Check the stored events of ``event_type`` up to the head, outside the writer lock, a
+        page a read; raise StoredEventsViolateSchema, or return the head checked."""
+        upper = await self.head()
+        checked = 0
+        while checked < upper:
+            found, checked = await self._runner.read(
+                partial(
+                    schema_registry.stored_violations,
+                    event_type=event_type,
+                    schema=schema,
+                    after=checked,
+                    upper=upper,
+                )
+            )
+            if found:
+                raise StoredEventsViolateSchema(found)
+        return upper
+
+    async def delete_schema(self, event_type: str) -> None:
+        await self._runner.write(partial(schema_registry.unregister, event_type=event_type))
 
 
 def build_sql_engine(settings: Settings) -> SqlEngine:

@@ -8,6 +8,14 @@
 - ``event_tags``: one row per (tag, event). Its primary key (tag, position) is the index that
   makes a tag lookup cost the number of events carrying the tag, not the size of the store.
 - ``snapshots``: the latest folded state per (name, key).
+- ``event_types``, ``tag_counts``, ``type_tag_counts``: how many events there are of each type
+  (with the first and last position), carrying each tag, and each tag per type. Every append
+  adds to them in its own transaction (`discovery.py`), so they are exact after any crash and
+  answer discovery without a scan.
+- ``event_schemas``: the JSON Schema registered per event type.
+
+Names that discovery orders and ranges over (types, tags) compare by code point on both
+databases: PostgreSQL's default collation would order them by the locale.
 """
 
 from __future__ import annotations
@@ -54,6 +62,11 @@ event_tags = Table(
     sqlite_with_rowid=False,
 )
 
+
+def _name(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 snapshots = Table(
     "snapshots",
     metadata,
@@ -63,4 +76,40 @@ snapshots = Table(
     Column("state", Text, nullable=False),
     Column("metadata", Text, nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+event_types = Table(
+    "event_types",
+    metadata,
+    Column("type", _name(255), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+tag_counts = Table(
+    "tag_counts",
+    metadata,
+    Column("tag", _name(256), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+type_tag_counts = Table(
+    "type_tag_counts",
+    metadata,
+    Column("type", _name(255), primary_key=True),
+    Column("tag", _name(256), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+event_schemas = Table(
+    "event_schemas",
+    metadata,
+    Column("type", _name(255), primary_key=True),
+    Column("schema", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    sqlite_with_rowid=False,
 )

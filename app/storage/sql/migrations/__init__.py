@@ -16,9 +16,10 @@ from sqlalchemy import Connection
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
 
-def upgrade(connection: Connection) -> None:
-    """Bring the schema on ``connection`` to the latest revision (commits when done)."""
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Bring the schema on ``connection`` to ``revision``, the latest by default (commits when
+    done)."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
