@@ -50,6 +50,7 @@ from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
 from app.api.request_target import Utf8TargetMiddleware
 from app.api.routes import (
+    console,
     discovery,
     event_schemas,
     events,
@@ -193,8 +194,10 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_cors(app, settings.cors_origins)
     mount_assets(app)
+    console.mount_console(app)
 
     app.include_router(pages.router)
+    app.include_router(console.router)
     app.include_router(stream.router)
     app.include_router(events.router)
     app.include_router(snapshots.router)

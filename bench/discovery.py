@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +42,10 @@ from app.domain import EventInput, dump_json
 from app.storage.factory import build_engine
 from app.storage.protocol import EventStorageEngine
 from app.storage.sql import batch, discovery
-from tests.support.live_server import ServiceProcess, service_process
-from tests.support.postgres import recreate_schema
+from bench.stores import fill, pinned_server, progress, store_url
+from tests.support.live_server import ServiceProcess
 from tests.support.raw_http import HttpConnection
 
-SERVER_CPU, CLIENT_CPU = 0, 1
-TYPES = 20
-COURSES = 50_000
-STUDENTS = 200_000
-FILL_BATCH = 1000
 SCHEMA = dump_json(
     {
         "type": "object",
@@ -67,56 +59,8 @@ SCHEMA = dump_json(
 )
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-async def store_url(workdir: Path, name: str, postgres: str | None) -> str:
-    if postgres:
-        await recreate_schema(postgres)
-        return postgres
-    return f"sqlite:///{workdir / name}.db"
-
-
-async def fill(url: str, events: int) -> float:
-    engine = build_engine(Settings(database_url=url, sqlite_synchronous="NORMAL"))
-    started = time.perf_counter()
-    await engine.start()
-    try:
-        for first in range(0, events, FILL_BATCH):
-            await engine.append(
-                [
-                    EventInput(
-                        type=f"Type{n % TYPES:02d}",
-                        data=dump_json({"n": n}),
-                        tags=(f"course:{n % COURSES}", f"student:{n % STUDENTS}"),
-                    )
-                    for n in range(first, min(events, first + FILL_BATCH))
-                ]
-            )
-            if (first // FILL_BATCH) % 100 == 99:
-                progress(f"  filled {first + FILL_BATCH:,} events")
-    finally:
-        await engine.close()
-    return time.perf_counter() - started
-
-
-@contextmanager
-def pinned_server(url: str) -> Any:
-    cpus = os.sched_getaffinity(0)
-    two = {SERVER_CPU, CLIENT_CPU} <= cpus
-    env = {"EVENTSTORE_DATABASE_URL": url, "EVENTSTORE_LOG_LEVEL": "warning"}
-    with service_process("app", env, inherit_settings=False, cpu=SERVER_CPU if two else None) as s:
-        if two:
-            os.sched_setaffinity(0, {CLIENT_CPU})
-        try:
-            yield s
-        finally:
-            os.sched_setaffinity(0, cpus)
 
 
 ENDPOINTS = [

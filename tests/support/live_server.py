@@ -104,12 +104,13 @@ def service_process(
     cpu: int | None = None,
     startup_seconds: float = 20.0,
     open_files: tuple[int, int] | None = None,
+    port: int | None = None,
 ) -> Iterator[ServiceProcess]:
-    """Run ``python -m <module> --host 127.0.0.1 --port <free port> <options>`` with ``env``
-    added to this environment (without its ``EVENTSTORE_*`` settings unless
-    ``inherit_settings``), pinned to ``cpu`` and under the (soft, hard) ``open_files`` limits if
-    given; stop it on exit."""
-    port = free_port()
+    """Run ``python -m <module> --host 127.0.0.1 --port <port> <options>`` (a free port unless
+    given: a restart on the same address) with ``env`` added to this environment (without its
+    ``EVENTSTORE_*`` settings unless ``inherit_settings``), pinned to ``cpu`` and under the
+    (soft, hard) ``open_files`` limits if given; stop it on exit."""
+    port = free_port() if port is None else port
     base_env = {
         name: value
         for name, value in os.environ.items()

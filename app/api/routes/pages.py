@@ -54,6 +54,7 @@ _STYLE = (
 )
 
 LINKS = {
+    "console": "/console",
     "docs": "/docs",
     "redoc": "/redoc",
     "openapi": OPENAPI_URL,
@@ -88,6 +89,7 @@ async def index(request: Request) -> Response:
     return _page(
         title,
         f"<h1>{html.escape(title)}</h1><p>{html.escape(request.app.description)}</p><ul>"
+        '<li><a href="/console">Console</a>: browse, query and tail the store</li>'
         '<li><a href="/docs">Interactive API docs</a> (Swagger UI: try every operation)</li>'
         '<li><a href="/redoc">API reference</a> (ReDoc)</li>'
         f'<li><a href="{OPENAPI_URL}">OpenAPI document</a> (for client generators)</li>'
