@@ -31,6 +31,11 @@ pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 NO_POLL = 600.0
 """A poll interval no test waits for: a wake-up within the test's bounds came from NOTIFY."""
+PROMPT = 2.0
+"""Seconds within which a NOTIFY wakes the other replica: with the poll off, only the
+notification can wake it before the waits' 5 s timeout; a loaded shared machine has taken
+over half a second to deliver one, so the bound tells "notified" from "never", not fast from
+slow."""
 
 
 class Replica:
@@ -132,12 +137,12 @@ async def assert_sees_within_2s(waiter: Replica, head: int) -> None:
 
 
 async def assert_notified_promptly(first: Replica, second: Replica, *, rounds: int) -> None:
-    """Each replica's commit wakes the other within 0.5 s, ``rounds`` times both ways."""
+    """Each replica's commit wakes the other within `PROMPT`, ``rounds`` times both ways."""
     for waiter, writer in [(first, second), (second, first)] * rounds:
         head = await writer.engine.head()
         woke_with, seconds = await wake_up_time(waiter, writer, timeout=5)
         assert woke_with == head + 1
-        assert seconds < 0.5
+        assert seconds < PROMPT
 
 
 async def test_each_replica_listens_on_one_named_connection(
@@ -228,7 +233,7 @@ async def test_an_append_never_fails_because_notify_failed(
     monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     woke_with, seconds = await wake_up_time(first, second, timeout=5)
     assert woke_with == 11
-    assert seconds < 0.5
+    assert seconds < PROMPT
 
 
 async def test_an_engine_starts_and_appends_without_its_listener(
