@@ -91,3 +91,18 @@ def test_retry_after_says_when_a_slow_rate_allows_the_next() -> None:
     assert caught.value.retry_after == 8  # 7.5 s more, rounded up
     clock.now += 7.5
     rate.take(ALICE)
+
+
+def test_a_refusal_says_which_limit_and_when_to_retry() -> None:
+    slots = StreamSlots(total=1, per_token=1)
+    slots.acquire(ALICE)
+    with pytest.raises(TooManyRequests) as full:
+        slots.acquire(BOB)
+    rate = AppendRate(rate=2.0, burst=1, clock=Clock())
+    rate.take(ALICE)
+    with pytest.raises(TooManyRequests) as over:
+        rate.take(ALICE)
+
+    assert full.value.detail == "the service has 1 streams open, its limit; retry later"
+    assert full.value.retry_after == STREAM_RETRY_AFTER_SECONDS
+    assert over.value.detail == "this token is over its rate of 2 appends a second"

@@ -121,3 +121,22 @@ def test_a_ticket_dies_with_its_token_or_its_read_scope(
     assert issuer_for(removed, clock).redeem(ticket) is None
     demoted = registry(billing=[Scope.APPEND])
     assert issuer_for(demoted, clock).redeem(ticket) is None
+
+
+def test_a_ticket_expires_its_lifetime_after_issue_to_the_millisecond(
+    tokens: TokenRegistry, clock: Clock
+) -> None:
+    """The expiry travels in the ticket rounded to the millisecond (a short ticket): no more,
+    so that a ticket is never good for up to half a second more or less than its lifetime."""
+    issuer = issuer_for(tokens, clock)
+    billing = tokens.by_name("billing")
+    assert billing is not None
+    clock.now = 1_800_000_000.2504
+    ticket = issuer.issue(billing).ticket
+
+    clock.now = 1_800_000_000.2502 + LIFETIME
+    assert issuer.redeem(ticket) is None  # past 1_800_000_060.250
+    clock.now = 1_800_000_000.2499 + LIFETIME
+    redeemed = issuer.redeem(ticket)
+    assert redeemed is not None
+    assert redeemed.ticket_expires_at == 1_800_000_060.25

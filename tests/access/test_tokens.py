@@ -7,6 +7,8 @@ show a token: start-up logs are read by more people than the tokens are meant fo
 from __future__ import annotations
 
 import hashlib
+import locale
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,51 @@ def test_the_same_name_twice_is_refused(tmp_path: Path) -> None:
 def test_a_missing_tokens_file_is_an_error_not_an_open_service(tmp_path: Path) -> None:
     with pytest.raises(TokenConfigError, match="cannot read the tokens file"):
         TokenRegistry.load({}, tmp_path / "absent")
+
+
+def test_an_unknown_scope_is_refused_with_the_scopes_there_are() -> None:
+    with pytest.raises(TokenConfigError) as caught:
+        TokenRegistry.load({SECRET: ["read", "write"]}, None)
+
+    assert str(caught.value) == (
+        "env#1: unknown scope (the 2. of the list; known: read, append, snapshot, admin, metrics)"
+    )
+
+
+def test_a_bad_token_name_is_refused_with_what_a_name_may_be() -> None:
+    with pytest.raises(TokenConfigError) as caught:
+        token_line("bad/name", SECRET, [Scope.READ])
+
+    assert str(caught.value) == (
+        "token name 'bad/name': 1-64 letters, digits or ._@- (starting with a letter or digit)"
+    )
+
+
+def test_every_name_given_twice_is_named(tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens"
+    names = ["ops", "billing", "ops", "billing"]
+    tokens_file.write_text(
+        "\n".join(token_line(name, f"t{n}", [Scope.READ]) for n, name in enumerate(names))
+    )
+
+    with pytest.raises(TokenConfigError) as caught:
+        TokenRegistry.load({}, tokens_file)
+
+    assert str(caught.value) == "the same name is configured twice: billing, ops"
+
+
+def test_the_tokens_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    """Its comments may say anything; a service started in the C locale must still read it."""
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_bytes(
+        ("# clé de l'équipe\n" + token_line("billing", SECRET, [Scope.READ]) + "\n").encode()
+    )
+    previous = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert sys.flags.utf8_mode or locale.getencoding() != "UTF-8", "the locale did not change"
+        registry = TokenRegistry.load({}, tokens_file)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+
+    assert registry.names == ["billing"]

@@ -136,3 +136,20 @@ async def test_recorded_at_is_timezone_aware_utc_and_current(engine: EventStorag
 
     assert event.recorded_at.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - event.recorded_at) < timedelta(minutes=5)
+
+
+async def test_an_empty_append_is_refused_and_says_why(engine: EventStorageEngine) -> None:
+    with pytest.raises(ValueError, match=r"^an append needs at least one event$"):
+        await engine.append([])
+
+
+async def test_one_id_twice_in_a_request_is_refused_and_says_why(
+    engine: EventStorageEngine,
+) -> None:
+    twice = uuid4()
+
+    with pytest.raises(EventIdReused) as refused:
+        await engine.append([new_event("A", event_id=twice), new_event("B", event_id=twice)])
+
+    assert str(refused.value) == "the same event id appears twice in this request"
+    assert await engine.head() == 0

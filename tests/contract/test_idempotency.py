@@ -3,6 +3,7 @@ any other reuse of a stored id is refused with EventIdReused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from uuid import UUID, uuid4
 
@@ -159,3 +160,65 @@ async def test_refused_reuse_stores_nothing(engine: EventStorageEngine) -> None:
         await engine.append(batch(stored, fresh))
 
     assert await engine.head() == 1
+
+
+async def test_leading_part_of_an_append_between_others_is_refused(
+    engine: EventStorageEngine,
+) -> None:
+    """The earlier append neither starts the store nor ends it: what lies before and after it
+    must not be taken for its boundaries."""
+    a, b = uuid4(), uuid4()
+    await engine.append([new_event("Before")])
+    await engine.append(batch(a, b))
+    await engine.append([new_event("After")])
+
+    with pytest.raises(EventIdReused):
+        await engine.append(batch(a, b)[:1])
+
+
+REFUSALS = {
+    "some ids stored, others not": (
+        lambda stored, fresh: batch(stored, fresh),
+        "some event ids of this request are already stored, others are not: "
+        "a retry must repeat the earlier append exactly",
+    ),
+    "a stored id after an event without id": (
+        lambda stored, fresh: [new_event(), *batch(stored)],
+        "some event ids of this request are already stored, others are not: "
+        "a retry must repeat the earlier append exactly",
+    ),
+    "another content": (
+        lambda stored, fresh: [replace(batch(stored)[0], type="Renamed")],
+        "event id {stored} is already stored with different content",
+    ),
+}
+
+
+@pytest.mark.parametrize(("request_of", "reason"), REFUSALS.values(), ids=REFUSALS.keys())
+async def test_a_refused_reuse_says_why(
+    engine: EventStorageEngine,
+    request_of: Callable[[UUID, UUID], list[EventInput]],
+    reason: str,
+) -> None:
+    """The reason is the problem's detail: it tells the client what a retry must be."""
+    stored, fresh = uuid4(), uuid4()
+    await engine.append(batch(stored))
+
+    with pytest.raises(EventIdReused) as refused:
+        await engine.append(request_of(stored, fresh))
+
+    assert str(refused.value) == reason.format(stored=stored)
+
+
+async def test_an_earlier_append_in_pieces_is_refused_and_says_why(
+    engine: EventStorageEngine,
+) -> None:
+    a, b = uuid4(), uuid4()
+    await engine.append(batch(a, b))
+
+    with pytest.raises(EventIdReused) as refused:
+        await engine.append(batch(a, b)[::-1])
+
+    assert str(refused.value) == (
+        "these event ids are stored, but not as one earlier append in this order"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -62,3 +63,19 @@ async def test_defaults_are_null_data_and_empty_metadata(engine: EventStorageEng
     (event,) = (await read(engine)).events
 
     assert (event.data, event.metadata) == ("null", "{}")
+
+
+async def test_a_payload_with_integers_beyond_64_bits_is_written_like_any_other(
+    engine: EventStorageEngine,
+) -> None:
+    """orjson refuses such integers, so `dump_json` writes them with the standard library: the
+    same value, spelt as orjson spells every other payload (compact, characters kept)."""
+    value = {"big": 2**64 + 1, "name": "Zoë 🚀", "list": [1, -(2**70)]}
+    await engine.append([EventInput(type="Happened", data=dump_json(value))])
+
+    (event,) = (await read(engine)).events
+
+    assert json.loads(event.data) == value
+    assert event.data == (
+        '{"big":18446744073709551617,"name":"Zoë 🚀","list":[1,-1180591620717411303424]}'
+    )

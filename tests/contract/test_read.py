@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.domain import MATCH_ALL
 from app.storage.protocol import EventStorageEngine
-from tests.support.events import item, positions, query, read
+from tests.support.events import item, new_event, positions, query, read
 
 pytestmark = pytest.mark.anyio
 
@@ -99,3 +100,38 @@ async def test_paging_forward_with_the_marker_sees_every_event_once(
             break
 
     assert seen == [2, 4, 6, 8, 10]
+
+
+async def test_a_read_starts_at_the_beginning_and_goes_forwards_by_default(
+    store: EventStorageEngine,
+) -> None:
+    result = await store.read(MATCH_ALL, limit=2)
+
+    assert positions(result) == [1, 2]
+    assert result.has_more
+
+
+async def test_before_one_reads_nothing(store: EventStorageEngine) -> None:
+    result = await read(store, before=1)
+
+    assert positions(result) == []
+    assert (result.marker, result.has_more) == (0, False)
+
+
+async def test_bounds_and_direction_hold_for_tags_and_for_several_items(
+    engine: EventStorageEngine,
+) -> None:
+    """A store may read each item of a query on its own (by tag, by type) and merge them: the
+    bounds and the direction hold for every item, and for the merge."""
+    await engine.append(
+        [new_event("Odd" if p % 2 else "Even", tags=["all", f"p:{p}"]) for p in range(1, 11)]
+    )
+    tagged = query(item(tags=["all"]))
+    even_and_tagged = query(item(types=["Even"], tags=["all"]))
+    two = query(item(types=["Even"]), item(tags=["p:5"]))
+
+    assert positions(await read(engine, tagged, after=2, before=6)) == [3, 4, 5]
+    assert positions(await read(engine, tagged, after=2, before=6, backwards=True)) == [5, 4, 3]
+    assert positions(await read(engine, even_and_tagged, before=7)) == [2, 4, 6]
+    assert positions(await read(engine, two, backwards=True)) == [10, 8, 6, 5, 4, 2]
+    assert positions(await read(engine, two, before=7, limit=2, backwards=True)) == [6, 5]

@@ -2,9 +2,9 @@
 would give, on SQLite and PostgreSQL.
 
 Appends started together by `asyncio.gather` are queued in the order of the gather before the
-writer task runs, so they form one batch, decided in that order; each test checks that they
-really shared a batch (`batch_stats`), then compares with the in-memory specification running
-the same requests one after the other.
+writer task runs, so they form one batch, decided in that order (`tests.support.batches`); each
+test checks that they really shared a batch (`batch_stats`), then compares with the in-memory
+specification running the same requests one after the other.
 """
 
 from __future__ import annotations
@@ -14,36 +14,21 @@ import contextlib
 import random
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
-from app.domain import MATCH_ALL, AppendCondition, AppendResult, EventInput
-from app.errors import AppendConditionFailed, EventIdReused, StorageUnavailable
+from app.domain import MATCH_ALL, AppendCondition
+from app.errors import StorageUnavailable
 from app.storage.memory import MemoryEngine
-from app.storage.protocol import EventStorageEngine
-from app.storage.sql.engine import SqlEngine, build_sql_engine
-from tests.support.engines import SQL_ENGINES, database_url
-from tests.support.events import item, new_event, query, read
+from app.storage.sql.engine import SqlEngine
+from tests.support.batches import Answer, Request, in_one_batch, one_by_one, started, stored
+from tests.support.events import item, new_event, query
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=SQL_ENGINES)
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return await database_url(request.param, tmp_path)
-
-
-async def started(url: str, **settings: Any) -> SqlEngine:
-    engine = build_sql_engine(Settings(database_url=url, **settings))
-    await engine.start()
-    return engine
 
 
 @pytest.fixture
@@ -51,52 +36,6 @@ async def engine(store_url: str) -> AsyncIterator[SqlEngine]:
     store = await started(store_url)
     yield store
     await store.close()
-
-
-Request = tuple[list[EventInput], AppendCondition | None]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a caller can tell of an append's outcome."""
-
-    kind: str
-    value: Any
-
-    @classmethod
-    def of(cls, outcome: AppendResult | BaseException) -> Answer:
-        if isinstance(outcome, AppendResult):
-            return cls("stored", (outcome.positions, outcome.replayed))
-        if isinstance(outcome, AppendConditionFailed):
-            return cls("409", (outcome.conflicting_position, outcome.head))
-        return cls(type(outcome).__name__, None)
-
-
-async def in_one_batch(engine: SqlEngine, requests: Sequence[Request]) -> list[Answer]:
-    batches = engine.batch_stats.batches
-    outcomes = await asyncio.gather(
-        *(engine.append(events, condition) for events, condition in requests),
-        return_exceptions=True,
-    )
-    assert engine.batch_stats.batches == batches + 1, "the appends did not share one batch"
-    return [Answer.of(outcome) for outcome in outcomes]
-
-
-async def one_by_one(engine: EventStorageEngine, requests: Sequence[Request]) -> list[Answer]:
-    answers = []
-    for events, condition in requests:
-        try:
-            answers.append(Answer.of(await engine.append(events, condition)))
-        except (AppendConditionFailed, EventIdReused) as refused:
-            answers.append(Answer.of(refused))
-    return answers
-
-
-async def stored(engine: EventStorageEngine) -> list[tuple[Any, ...]]:
-    return [
-        (event.position, event.type, event.tags, event.data, event.id)
-        for event in (await read(engine, MATCH_ALL)).events
-    ]
 
 
 def colliding_requests(rng: random.Random, count: int, head: int) -> list[Request]:

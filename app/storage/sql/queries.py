@@ -9,7 +9,9 @@ each item, so no item reads more than ``limit`` rows. The union is then joined t
 Building such a statement costs more than running it on a small store (measured: about 0.7 ms
 for a one-tag item, against 0.3 ms for the whole read), so statements are built per *shape* (the
 number of types and tags of each item, and the direction) with bound parameters, and cached.
-SQLAlchemy's compiled cache then recognises them too.
+SQLAlchemy's compiled cache then recognises them too. The builders are plain functions and the
+caches wrap them by name (`_statement`, `_first_positions`), so that the mutation run, which
+leaves decorated functions alone, changes them too (docs/reliability.md, "Mutation testing").
 """
 
 from __future__ import annotations
@@ -152,8 +154,7 @@ def _first_position(shape: Shape, prefix: str = "") -> Select[Any]:
     return select(func.min(firsts.c.position))
 
 
-@lru_cache(maxsize=512)
-def _first_positions(shape: Shape, slots: int) -> Select[Any] | CompoundSelect[Any]:
+def _build_first_positions(shape: Shape, slots: int) -> Select[Any] | CompoundSelect[Any]:
     """``slots`` first-match checks of one shape in one statement, one row each: its slot and
     its first position."""
     checks = [
@@ -166,6 +167,9 @@ def _first_positions(shape: Shape, slots: int) -> Select[Any] | CompoundSelect[A
     return checks[0] if slots == 1 else union_all(*checks)
 
 
+_first_positions = lru_cache(maxsize=512)(_build_first_positions)
+
+
 def _slots(checks: int) -> int:
     """Statements come in 1, 2, 4 and 8 slots: few statements per shape, little padding (an
     empty check costs about as much as a real one)."""
@@ -175,8 +179,8 @@ def _slots(checks: int) -> int:
     return min(slots, CHECKS_PER_STATEMENT)
 
 
-@lru_cache(maxsize=512)
-def _statement(shape: Shape, backwards: bool) -> Select[Any]:
+def _build_statement(shape: Shape, backwards: bool) -> Select[Any]:
+    """The statement of `matching_events` for queries of ``shape``."""
     order = events.c.position.desc() if backwards else events.c.position
     if not shape:
         return (
@@ -198,3 +202,6 @@ def _statement(shape: Shape, backwards: bool) -> Select[Any]:
         .order_by(order)
         .limit(bindparam("limit"))
     )
+
+
+_statement = lru_cache(maxsize=512)(_build_statement)
