@@ -106,6 +106,16 @@ def test_without_after_it_starts_at_the_head(store: EventStore, unique: str) -> 
     assert [e.position for e in received] == [appended.last_position]
 
 
+def test_line_separators_in_data_arrive_intact(store: EventStore, unique: str) -> None:
+    """U+2028, U+2029 and NEL are not line ends in an event stream (the service's JSON sends
+    them unescaped)."""
+    before = store.head()
+    data = {"text": "one\u2028two\u2029three\x85four\r\nfive"}
+    store.append(Event("Text", data, [unique]))
+    [event] = store.subscribe(Query.of(tags=[unique]), after=before, live=False)
+    assert event.data == data
+
+
 def test_a_bad_query_is_raised_before_the_stream(store: EventStore) -> None:
     with pytest.raises(ValidationFailed):
         next(iter(store.subscribe(Query.of(types=["x" * 300]), after=0)))
