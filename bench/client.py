@@ -17,7 +17,9 @@ through the library, alternating so that drift hits both; the figures are median
   httpx alone parses the JSON; the library returns a ``ReadResult`` of ``SequencedEvent`` values
   (timestamps parsed).
 
-Nothing is asserted: it prints the figures.
+Beside the rates, the client's CPU time per operation (``time.process_time`` of this process,
+the server being another): the library's own cost, and the figure least disturbed by a busy
+machine. Nothing is asserted: it prints the figures.
 """
 
 from __future__ import annotations
@@ -43,20 +45,24 @@ class Figures:
     workload: str
     httpx_per_s: float
     library_per_s: float
+    httpx_cpu_us: float
+    library_cpu_us: float
 
     @property
     def ratio(self) -> float:
         return self.library_per_s / self.httpx_per_s
 
 
-def _rate(operation: Callable[[int], object], seconds: float) -> float:
+def _rate(operation: Callable[[int], object], seconds: float) -> tuple[float, float]:
+    """Operations per second, and this process's CPU microseconds per operation."""
     done = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     deadline = started + seconds
     while time.perf_counter() < deadline:
         operation(done)
         done += 1
-    return done / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return done / elapsed, cpu / done * 1e6
 
 
 def measure(base_url: str, seconds: float, repeats: int) -> list[Figures]:
@@ -107,8 +113,10 @@ def measure(base_url: str, seconds: float, repeats: int) -> list[Figures]:
             figures.append(
                 Figures(
                     workload,
-                    statistics.median(a for a, _ in rounds),
-                    statistics.median(t for _, t in rounds),
+                    statistics.median(a[0] for a, _ in rounds),
+                    statistics.median(t[0] for _, t in rounds),
+                    statistics.median(a[1] for a, _ in rounds),
+                    statistics.median(t[1] for _, t in rounds),
                 )
             )
         return figures
@@ -116,11 +124,14 @@ def measure(base_url: str, seconds: float, repeats: int) -> list[Figures]:
 
 def report(database: str, figures: list[Figures]) -> None:
     print(f"client library against httpx alone, one connection, {database}")
-    print(f"{'workload':<10}{'httpx/s':>12}{'library/s':>12}{'ratio':>8}")
+    print(
+        f"{'workload':<10}{'httpx/s':>10}{'library/s':>11}{'ratio':>7}"
+        f"{'httpx cpu us':>14}{'library cpu us':>16}"
+    )
     for row in figures:
         print(
-            f"{row.workload:<10}{row.httpx_per_s:>12,.0f}{row.library_per_s:>12,.0f}"
-            f"{row.ratio:>8.2f}"
+            f"{row.workload:<10}{row.httpx_per_s:>10,.0f}{row.library_per_s:>11,.0f}"
+            f"{row.ratio:>7.2f}{row.httpx_cpu_us:>14,.0f}{row.library_cpu_us:>16,.0f}"
         )
 
 
