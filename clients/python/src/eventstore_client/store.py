@@ -240,7 +240,8 @@ class EventStore:
         reconnect: Retries = Retries(attempts=0, backoff=0.1, max_backoff=5.0),  # noqa: B008
     ) -> Subscription:
         """The events matching ``query`` after position ``after`` (default: the head now), in
-        order, each once, live unless ``live=False``; see ``Subscription``."""
+        order, each once, live unless ``live=False``; see ``Subscription``. It sends through
+        the store's client: close it before the store."""
         start = self.head() if after is None else after
         return Subscription(
             self._client,
