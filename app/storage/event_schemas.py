@@ -15,8 +15,9 @@ Deliberate choices:
   because a client asked it to (and the schema would change behind its back).
 - **Violations never echo the data**: the validator's messages name the offending value as
   ``[value]``; the pointer says where it is.
-- Data holding integers beyond 64 bits is validated as it is (jsonschema-rs reads Python's
-  integers of any size).
+- Data and schemas holding integers beyond 64 bits are read exactly (jsonschema-rs reads
+  Python's integers of any size; orjson would read them as floats): a bound of 2**70 refuses
+  2**70 + 1.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ MAX_VIOLATIONS = 100
 
 
 def _refuse_retrieval(uri: str) -> Any:
-    raise InvalidSchema("", f"references to other documents are not allowed: {uri}")
+    """jsonschema-rs's retriever: refuses every document (its message ends up in the detail of
+    the `InvalidSchema` that `validator_of` raises)."""
+    raise LookupError(f"references to other documents are not allowed: {uri}")
 
 
 def _pointer(path: Iterable[str | int]) -> str:
@@ -54,8 +57,8 @@ def _pointer(path: Iterable[str | int]) -> str:
 def validator_of(schema: RawJson) -> jsonschema_rs.Draft202012Validator:
     """The compiled validator of a schema (its JSON text, as stored); raises `InvalidSchema`."""
     try:
-        document = orjson.loads(schema)
-    except orjson.JSONDecodeError as error:
+        document = _parsed(schema)
+    except ValueError as error:  # orjson's and the standard library's JSONDecodeError
         raise InvalidSchema("", f"not JSON: {error}") from error
     if not isinstance(document, dict | bool):
         raise InvalidSchema("", "a JSON Schema is an object (or true or false)")

@@ -52,6 +52,19 @@ async def test_retry_stores_nothing(engine: EventStorageEngine) -> None:
     assert await stored_positions(engine) == [1, 2]
 
 
+async def test_retry_of_an_append_of_thousands_of_events_is_a_replay(
+    engine: EventStorageEngine,
+) -> None:
+    """More ids than one lookup statement takes (the SQL engine looks them up in chunks)."""
+    events = batch(*(uuid4() for _ in range(2_500)))
+    first = await engine.append(events)
+
+    retry = await engine.append(events)
+
+    assert (retry.positions, retry.replayed) == (first.positions, True)
+    assert await engine.head() == 2_500
+
+
 async def test_retry_is_replayed_even_when_its_condition_now_fails(
     engine: EventStorageEngine,
 ) -> None:

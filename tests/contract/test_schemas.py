@@ -3,6 +3,8 @@ stored events checked against a new one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.domain import dump_json
@@ -36,7 +38,9 @@ async def test_a_registered_schema_is_returned_and_marked_on_its_type(
     registered = await engine.put_schema("CourseDefined", COURSE)
 
     assert (await engine.get_schema("CourseDefined")) == registered
-    assert registered.schema == COURSE
+    assert (registered.type, registered.schema) == ("CourseDefined", COURSE)
+    assert registered.registered_at.utcoffset() == timedelta(0)
+    assert abs(registered.registered_at - datetime.now(UTC)) < timedelta(minutes=5)
     assert [(t.type, t.has_schema) for t in await engine.event_types()] == [("CourseDefined", True)]
     assert await engine.get_schema("Other") is None
 
@@ -142,4 +146,81 @@ async def test_a_schema_that_is_not_a_valid_schema_is_refused_saying_where(
 
     assert refused.value.pointer == pointer
     assert refused.value.detail
+    if "$ref" in schema:
+        assert "references to other documents are not allowed" in refused.value.detail
     assert await engine.get_schema("CourseDefined") is None
+
+
+async def test_violations_are_named_by_json_pointers_with_their_escapes(
+    engine: EventStorageEngine,
+) -> None:
+    """RFC 6901: ``~`` is written ``~0`` and ``/`` is written ``~1`` within a name."""
+    fields = {"a/b": {"type": "integer"}, "c~d": {"type": "integer"}}
+    await engine.put_schema("Measured", dump_json({"properties": fields}))
+
+    with pytest.raises(SchemaViolation) as refused:
+        await engine.append([new_event("Measured", data={"a/b": "x", "c~d": "y"})])
+
+    assert sorted(v.pointer for v in refused.value.violations) == ["/a~1b", "/c~0d"]
+
+
+async def test_a_schema_that_accepts_null_still_refuses_data_that_breaks_it(
+    engine: EventStorageEngine,
+) -> None:
+    """``required`` applies to objects only: null satisfies this schema, ``{}`` does not."""
+    await engine.put_schema("SeatBooked", dump_json({"required": ["seat"]}))
+
+    await engine.append([new_event("SeatBooked", data=None), new_event("SeatBooked", data=[])])
+    with pytest.raises(SchemaViolation) as refused:
+        await engine.append(
+            [new_event("SeatBooked", data={"seat": 1}), new_event("SeatBooked", data={})]
+        )
+    assert [(v.event, v.pointer) for v in refused.value.violations] == [(1, "")]
+    assert len((await read(engine)).events) == 2
+
+
+MANY = dump_json({"type": "object", "additionalProperties": {"type": "integer"}})
+
+
+def breaking(count: int) -> dict[str, str]:
+    """Data that breaks `MANY` ``count`` times: one violation per property."""
+    return {f"p{n:03}": "not an integer" for n in range(count)}
+
+
+async def test_an_append_with_more_than_100_violations_is_refused_naming_the_first_100(
+    engine: EventStorageEngine,
+) -> None:
+    await engine.put_schema("Measured", MANY)
+    events = [new_event("Measured", data={"fine": 1})]
+    events += [new_event("Measured", data=breaking(60)) for _ in range(3)]
+
+    with pytest.raises(SchemaViolation) as refused:
+        await engine.append(events)
+
+    named = [v.event for v in refused.value.violations]
+    assert named == [1] * 60 + [2] * 40
+    assert await engine.head() == 0
+
+
+async def test_a_schema_that_more_than_100_stored_events_break_names_the_first_100(
+    engine: EventStorageEngine,
+) -> None:
+    await engine.append([new_event("Measured", data=breaking(1)) for _ in range(150)])
+
+    with pytest.raises(StoredEventsViolateSchema) as refused:
+        await engine.put_schema("Measured", MANY)
+
+    assert [v.event for v in refused.value.violations] == list(range(1, 101))
+
+
+async def test_integers_beyond_64_bits_are_checked_exactly(engine: EventStorageEngine) -> None:
+    """2**70 + 1 read as a float would be 2**70, within the bound."""
+    bound = 2**70
+    schema = {"properties": {"n": {"type": "integer", "maximum": bound}}}
+    await engine.put_schema("Counted", dump_json(schema))
+
+    await engine.append([new_event("Counted", data={"n": bound})])
+    with pytest.raises(SchemaViolation) as refused:
+        await engine.append([new_event("Counted", data={"n": bound + 1})])
+
+    assert [(v.event, v.pointer) for v in refused.value.violations] == [(0, "/n")]

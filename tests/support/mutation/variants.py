@@ -21,6 +21,7 @@ MODULES = [
     "app/domain.py",
     "app/storage/memory.py",
     "app/storage/idempotency.py",
+    "app/storage/event_schemas.py",
     "app/storage/sql/batch.py",
     "app/storage/sql/queries.py",
     "app/storage/sql/reads.py",
@@ -30,7 +31,8 @@ MODULES = [
     "app/access/limits.py",
 ]
 """The modules that decide: the DCB matching rule and markers, the batch, the SQL of first
-matches and reads, the in-memory specification, the replay rule, and the access checks."""
+matches and reads, the in-memory specification, the replay rule, the schemas' verdicts, and the
+access checks."""
 
 PYTEST_ARGS = [
     "-m",
