@@ -146,7 +146,7 @@ async def test_a_schema_that_is_not_a_valid_schema_is_refused_saying_where(
 
     assert refused.value.pointer == pointer
     assert refused.value.detail
-    if "$ref" in schema:
+    if pointer == "" and "$ref" in dump_json(schema):
         assert "references to other documents are not allowed" in refused.value.detail
     assert await engine.get_schema("CourseDefined") is None
 
