@@ -43,7 +43,9 @@ def test_an_import_killed_half_way_completes_when_run_again(kind: str, tmp_path:
     target = asyncio.run(empty_store(kind, tmp_path, "interrupted"))
 
     importing = subprocess.Popen(
-        eventstore_command("import", exported, "--database-url", target, "--batch-size", BATCH),
+        eventstore_command(
+            "import", exported, "--database-url", target, "--batch-size", str(BATCH)
+        ),
         cwd=REPO,
         env=cli_env(),
         stdout=subprocess.DEVNULL,

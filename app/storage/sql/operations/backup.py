@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from app.storage.sql.sqlite import sync_url
 
@@ -81,7 +81,10 @@ def _check_and_sync(path: Path) -> None:
 def pg_dump_command(url: str, destination: Path) -> list[str]:
     """The pg_dump command that backs up the PostgreSQL store at ``url`` into ``destination``;
     the password, if any, is left out (give it in ``PGPASSWORD`` or ``~/.pgpass``)."""
-    libpq = make_url(url).set(drivername="postgresql", password=None)
+    given = make_url(url)
+    libpq = URL.create(
+        "postgresql", given.username, None, given.host, given.port, given.database, given.query
+    )
     return [
         "pg_dump",
         "--format=custom",
