@@ -63,8 +63,8 @@ CORRUPTIONS: dict[str, tuple[list[str], list[str]]] = {
         ["FAIL  discovery counts equal the log", "tag 'course:c3'"],
     ),
     "an old schema": (
-        ["UPDATE alembic_version SET version_num = 'r0001'"],
-        ["FAIL  migrations current", "revision r0001"],
+        ["UPDATE alembic_version SET version_num = '0001'"],
+        ["FAIL  migrations current", "revision 0001, this version's is 0002"],
     ),
 }
 

@@ -78,15 +78,17 @@ def eventstore(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``eventstore ARGUMENTS`` as a process (``python -m app.cli``); fails the test on a
     non-zero exit unless ``check`` is false."""
-    completed = subprocess.run(
+    ran = subprocess.run(
         eventstore_command(*arguments),
         cwd=REPO,
         env=cli_env(),
         capture_output=True,
-        text=True,
         timeout=timeout,
         check=False,
-        input=None if stdin is None else stdin.decode(),
+        input=stdin,
+    )
+    completed = subprocess.CompletedProcess(
+        ran.args, ran.returncode, ran.stdout.decode(), ran.stderr.decode()
     )
     if check and completed.returncode != 0:
         raise AssertionError(
