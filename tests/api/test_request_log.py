@@ -45,7 +45,7 @@ async def test_an_unusable_request_id_is_replaced(
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.requests")
     async with api_client() as client:
-        response = await client.get("/v1/head", headers={"X-Request-ID": offered.encode()})
+        response = await client.get("/v1/head", headers={b"X-Request-ID": offered.encode()})
     made = response.headers["x-request-id"]
     assert made != offered
     assert len(made) == 32
@@ -78,7 +78,7 @@ async def test_an_append_logs_its_positions_and_token_name_not_the_token(
         refused = await client.get("/v1/head", headers={"Authorization": "Bearer wrong"})
     assert stored.status_code == 201
     assert refused.status_code == 401
-    first, second, third = request_lines(caplog)
+    _first, second, third = request_lines(caplog)
     assert second.fields["positions"] == [2, 4]  # type: ignore[attr-defined]
     assert second.fields["token"] == "env#1"  # type: ignore[attr-defined]
     assert "positions=2-4" in second.getMessage()

