@@ -60,17 +60,26 @@ def eventstore(label: str, events: int, *arguments: str | Path, output: Path | N
         assert process.stderr is not None
         raise SystemExit(f"{label} failed: {process.stderr.read().decode()}")
     size = output.stat().st_size / 2**20 if output is not None else None
-    return Run(label, events, seconds, usage.ru_maxrss / 1024, size)
+    run = Run(label, events, seconds, usage.ru_maxrss / 1024, size)
+    progress(f"  {row(run)}")
+    return run
+
+
+HEADING = f"{'run':<44} {'events':>10} {'s':>7} {'events/s':>10} {'peak MiB':>9} {'file MiB':>9}"
+
+
+def row(run: Run) -> str:
+    size = f"{run.size_mib:9.0f}" if run.size_mib is not None else f"{'':>9}"
+    return (
+        f"{run.label:<44} {run.events:>10,} {run.seconds:7.1f} {run.rate:>10,.0f} "
+        f"{run.peak_mib:9.1f} {size}"
+    )
 
 
 def report(runs: list[Run]) -> None:
-    print(f"\n{'run':<44} {'events':>10} {'s':>7} {'events/s':>10} {'peak MiB':>9} {'file MiB':>9}")
+    print(f"\n{HEADING}")
     for run in runs:
-        size = f"{run.size_mib:9.0f}" if run.size_mib is not None else f"{'':>9}"
-        print(
-            f"{run.label:<44} {run.events:>10,} {run.seconds:7.1f} {run.rate:>10,.0f} "
-            f"{run.peak_mib:9.1f} {size}"
-        )
+        print(row(run))
 
 
 async def bench(args: argparse.Namespace) -> None:

@@ -146,3 +146,14 @@ def test_a_copy_there_and_back_is_the_same_store(
     result = tmp_path / "back.ndjson"
     eventstore("export", result, "--database-url", back)
     assert result.read_bytes() == exported.read_bytes()
+
+
+def test_a_line_that_is_not_a_record_is_named(exported: Path, tmp_path: Path) -> None:
+    lines = exported.read_bytes().splitlines()
+    broken = tmp_path / "broken.ndjson"
+    broken.write_bytes(b"\n".join([*lines[:3], b'{"kind": "event", "position": 3}', *lines[4:]]))
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    refused = eventstore("import", broken, "--database-url", target, check=False)
+    assert refused.returncode == 1
+    assert "line 4: not a record of format 1" in refused.stderr
+    assert head(target) == 0  # the batch it was in is not stored

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from app.storage.sql.compiled import raw_insert
 from app.storage.sql.discovery import count_stored
-from app.storage.sql.operations.database import writing
+from app.storage.sql.operations.database import reading, writing
 from app.storage.sql.operations.records import (
     End,
     EventRecord,
@@ -140,7 +140,7 @@ def import_records(
         _store_events(conn, batch, renumber, renumbering, report)
         if progress is not None:
             progress(len(batch))
-    with writing(conn):
+    with reading(conn):
         report.head = head_of(conn)
     return report
 

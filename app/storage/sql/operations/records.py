@@ -114,11 +114,9 @@ def parse(raw: bytes, number: int) -> Record:
         if _LONG_INTEGER.search(raw):
             value = json.loads(raw)
         if not isinstance(value, dict):
-            raise RecordError(f"line {number}: not a JSON object")
+            raise RecordError("not a JSON object")
         return _record(value)
     except RecordError as error:
-        if str(error).startswith("line "):
-            raise
         raise RecordError(f"line {number}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise RecordError(f"line {number}: not a record of format {FORMAT} ({error!r})") from None
