@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# The event store service on its embedded SQLite store, kept in the /data volume.
-# Point EVENTSTORE_DATABASE_URL at postgresql+asyncpg://... to use PostgreSQL instead.
+# The event store service on its embedded SQLite store, kept in the /data volume, run by a
+# non-root user. Point EVENTSTORE_DATABASE_URL at postgresql+asyncpg://... to use PostgreSQL.
+# The operator's tool is in the image too: docker exec <container> eventstore --help
+# (docs/operations.md, "The container image").
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -21,7 +23,7 @@ RUN pip install /wheels/*.whl && rm -rf /wheels \
     && mkdir /data && chown eventstore:eventstore /data
 
 USER eventstore
-# No source tree in the working directory: `python -m app` runs the installed package.
+# No source tree in the working directory: `eventstore serve` runs the installed package.
 WORKDIR /data
 VOLUME /data
 ENV EVENTSTORE_DATABASE_URL=sqlite:////data/eventstore.db
@@ -30,4 +32,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('EVENTSTORE_PORT', '8000') + '/healthz', timeout=4)"]
 
-CMD ["python", "-m", "app", "--host", "0.0.0.0"]
+# SIGTERM (docker stop) shuts down gracefully; SIGHUP (docker kill -s HUP) reloads the tokens.
+STOPSIGNAL SIGTERM
+CMD ["eventstore", "serve", "--host", "0.0.0.0"]

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 
+from app import logs
 from app.access.control import AccessControl
 from app.access.tokens import TokenConfigError
 from app.config import Settings
@@ -113,8 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except TokenConfigError as exc:
         raise SystemExit(f"python -m app: invalid tokens: {exc}") from exc
     # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
-    logger.setLevel(settings.log_level.upper())
+    logs.configure(settings.log_format, settings.log_level)
     logger.info(
         "event store on http://%s:%d, database %s",
         settings.host,
@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     tune_garbage_collector()
     shutdown = ShutdownNotice()
-    serve(create_app(settings, shutdown=shutdown), settings, on_shutdown=shutdown)
+    app = create_app(settings, shutdown=shutdown, reload_on_hangup=True)
+    serve(app, settings, on_shutdown=shutdown)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port `python -m app` listens on.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info",
-        description="`critical`, `error`, `warning`, `info` (with uvicorn's access log) or "
+        description="`critical`, `error`, `warning`, `info` (with a line per request) or "
         "`debug`: of the service and of uvicorn.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text`, or `json`: one JSON object per line (time, level, logger, "
+        "message, and for each request its request id, method, path, route, status, "
+        "duration, token name and, for appends, the positions stored).",
     )
 
     max_request_line_bytes: int = Field(
@@ -167,7 +173,13 @@ class Settings(BaseSettings):
     api_tokens_file: Path | None = Field(
         None,
         description="File of hashed tokens, one `name sha256:<hex> scopes` line each, made "
-        "with `python -m app.access` (docs/operations.md); read at start-up.",
+        "with `eventstore tokens` (docs/operations.md); read at start-up, and again when "
+        "it changes or on SIGHUP (a file that cannot be used keeps the tokens in use).",
+    )
+    api_tokens_reload_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often the tokens file is looked at for a change; 0: only on SIGHUP.",
     )
     metrics_public: bool = Field(
         False,

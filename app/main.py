@@ -14,8 +14,11 @@ Deliberate choices:
   the reverse order. It yields them as the typed lifespan state (`app.api.state`), which the
   routes read; nothing is kept on ``app.state``.
 - Access is checked by each route before its body is read (`app.api.guard`), not by a
-  middleware. Stream tickets are redacted from uvicorn's access log (`app.api.access_log`).
-- Middleware, outermost first: the log of refused browser origins and CORS (`app.api.cors`),
+  middleware. Stream tickets are redacted from the request log (`app.api.access_log`).
+- Tokens are reloaded when the tokens file changes, and on SIGHUP when the server asks for it
+  (`app.access.reload`), without a restart.
+- Middleware, outermost first: the request log with its request id (`app.api.request_log`),
+  the log of refused browser origins and CORS (`app.api.cors`),
   metrics (every answer is counted, 413s included), the UTF-8 check of the path and query
   string (`app.api.request_target`), body limit, then FastAPI's own exception handling, which
   `app.api.problems` fills in.
@@ -40,6 +43,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.access.control import AccessControl
+from app.access.reload import TokenReloader
 from app.api import access_log
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.cors import install_cors
@@ -48,6 +52,7 @@ from app.api.metrics import ApiMetrics, MetricsMiddleware
 from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
+from app.api.request_log import RequestLogMiddleware
 from app.api.request_target import Utf8TargetMiddleware
 from app.api.routes import (
     console,
@@ -131,10 +136,12 @@ def create_app(
     *,
     build_store: Callable[[Settings], EventStorageEngine] = build_engine,
     shutdown: ShutdownNotice | None = None,
+    reload_on_hangup: bool = False,
 ) -> FastAPI:
     """The service for ``settings`` (the environment's by default). ``build_store`` makes its
     storage engine in the lifespan (tests hand in engines of their own); ``shutdown`` is how
-    the server will say that it shuts down."""
+    the server will say that it shuts down; ``reload_on_hangup``: SIGHUP reloads the tokens
+    (for the server's process, not for tests)."""
     settings = settings if settings is not None else Settings()
     limits = Limits.of(settings)
     metrics = ApiMetrics()
@@ -144,8 +151,14 @@ def create_app(
         access = AccessControl.from_settings(settings)
         announce_access(access, settings)
         metrics.watch_streams(access.streams)
+        reloader = TokenReloader(access, settings)
+        reloader.start(hangup=reload_on_hangup)
         store = build_store(settings)
-        await store.start()
+        try:
+            await store.start()
+        except BaseException:
+            await reloader.close()
+            raise
         try:
             metrics.watch_batches(store.batch_stats)
             tail = TailReader(
@@ -175,6 +188,7 @@ def create_app(
                     forget()
                 await tail.close()
         finally:
+            await reloader.close()
             await store.close()
 
     app = EventStoreApi(
@@ -193,6 +207,7 @@ def create_app(
     app.add_middleware(Utf8TargetMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestLogMiddleware)  # outermost: every answer has its id and line
     mount_assets(app)
     console.mount_console(app)
 

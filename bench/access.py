@@ -22,7 +22,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from app.access.__main__ import new_token
+from app.access.token_lines import new_token
 from app.access.tokens import Scope, token_line
 from bench.http import ensure_wrk, run_wrk
 from bench.http_report import SERVER_CPU, Run

@@ -7,35 +7,19 @@
         prints the line for a token read from stdin (never from the command line, where other
         users of the machine could see it)
 
-The service reads the file named by ``EVENTSTORE_API_TOKENS_FILE`` at start-up.
+The same as ``eventstore tokens``. The service reads the file named by
+``EVENTSTORE_API_TOKENS_FILE`` at start-up, and again when it changes or on SIGHUP.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.access.token_lines import append_line, new_token
 from app.access.tokens import TokenConfigError, parse_scopes, token_line
-
-TOKEN_BYTES = 32
-
-
-def new_token() -> str:
-    """256 random bits, URL-safe: no dictionary attack guesses it, so SHA-256 is enough."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append ``line``; a new file is made readable by its owner only."""
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
-    separator = "" if not existing or existing.endswith("\n") else "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(descriptor, "a", encoding="utf-8") as file:
-        file.write(f"{separator}{line}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,11 @@ class AccessControl:
             metrics_public=settings.metrics_public,
         )
 
+    def use(self, registry: TokenRegistry) -> None:
+        """Check requests against ``registry`` from now on (a reload of the tokens)."""
+        self.registry = registry
+        self.tickets.use(registry)
+
     @property
     def is_open(self) -> bool:
         return self.registry.is_open

@@ -53,6 +53,10 @@ class TicketIssuer:
         self._serializer = URLSafeSerializer(secret or secrets.token_bytes(32), salt=_SALT)
         self._clock = clock
 
+    def use(self, registry: TokenRegistry) -> None:
+        """Check tickets against the tokens of ``registry`` from now on."""
+        self._registry = registry
+
     def issue(self, principal: Principal) -> Ticket:
         expires_at = round(self._clock() + self._lifetime, 3)
         ticket = self._serializer.dumps({"sub": principal.name, "exp": expires_at})

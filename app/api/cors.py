@@ -31,7 +31,7 @@ ALLOWED_HEADERS = [
     "X-Correlation-ID",
     "X-Causation-ID",
 ]
-EXPOSED_HEADERS = ["Idempotent-Replayed", "Retry-After", "WWW-Authenticate"]
+EXPOSED_HEADERS = ["Idempotent-Replayed", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

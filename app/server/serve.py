@@ -64,6 +64,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # the handlers of app.logs; uvicorn's levels only
+        access_log=False,  # the request log (app.api.request_log) replaces it
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     logger.info("HTTP edge: %s", limits.describe())

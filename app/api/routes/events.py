@@ -39,6 +39,7 @@ from app.api.problem_models import (
     ValidationProblem,
     WriteRefusedProblem,
 )
+from app.api.request_log import record_positions
 from app.api.state import metrics_of, settings_of, store_of
 from app.config import Settings
 from app.domain import Query as DomainQuery
@@ -133,6 +134,7 @@ async def append_events(
         metrics.record_conflict()
         raise
     metrics.record_append(result)
+    record_positions(request, result.positions)
     return append_response(result)
 
 
