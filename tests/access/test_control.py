@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.access.control import AccessControl
-from app.access.tokens import Scope, token_line
+from app.access.tokens import Scope, TokenRegistry, token_line
 from app.errors import Forbidden, Unauthorized
 from tests.support.api import make_settings
 
@@ -98,3 +98,24 @@ def test_each_refusal_says_why_and_whether_a_credential_was_presented(
 
     assert refused.value.detail == detail
     assert refused.value.invalid_token is presented
+
+
+def test_tokens_swapped_in_take_effect_at_once_tickets_included(tmp_path: Path) -> None:
+    """A reload of the tokens file: a token removed is refused, and so are its tickets; a token
+    added is accepted, its tickets too."""
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text(token_line("old-reader", "token-of-old", [Scope.READ]) + "\n")
+    access = AccessControl.from_settings(make_settings(api_tokens_file=tokens_file))
+    old = access.authorize(Scope.READ, authorization="Bearer token-of-old")
+    ticket = access.tickets.issue(old).ticket
+
+    tokens_file.write_text(token_line("new-reader", "token-of-new", [Scope.READ]) + "\n")
+    access.use(TokenRegistry.load({}, tokens_file))
+
+    with pytest.raises(Unauthorized):
+        access.authorize(Scope.READ, authorization="Bearer token-of-old")
+    with pytest.raises(Unauthorized):
+        access.authorize(Scope.READ, authorization=None, ticket=ticket)
+    new = access.authorize(Scope.READ, authorization="Bearer token-of-new")
+    fresh = access.tickets.issue(new).ticket
+    assert access.authorize(Scope.READ, authorization=None, ticket=fresh).name == "new-reader"
