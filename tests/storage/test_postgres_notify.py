@@ -26,6 +26,7 @@ from app.storage.sql.engine import SqlEngine
 from app.storage.sql.postgres import PostgresRunner
 from app.storage.sql.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
 from tests.support.engines import database_url
+from tests.support.stores import eventstore, fill_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -270,3 +271,26 @@ async def test_close_leaves_no_listener_behind(url: str) -> None:
             if not await listener_pids(url):
                 break
             await asyncio.sleep(0.02)
+
+
+async def test_an_import_wakes_the_replicas_streams(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eventstore import` announces each batch it commits, as a replica's appends do: with the
+    poll off, a replica waiting for new events hears of the imported ones at once, not at the
+    end of its wait (when it would ask the database)."""
+    source, exported = f"sqlite:///{tmp_path / 'source.db'}", tmp_path / "export.ndjson"
+    await fill_store(source, 30)
+    await anyio.to_thread.run_sync(eventstore, "export", exported, "--database-url", source)
+    monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
+    wait = 60.0
+    async with running_replicas(url) as (replica, _), anyio.create_task_group() as tasks:
+        tasks.start_soon(
+            anyio.to_thread.run_sync, eventstore, "import", exported, "--database-url", url
+        )
+        started = anyio.current_time()
+        woke_with = await replica.engine.wait_for_new(0, timeout=wait)
+        waited = anyio.current_time() - started
+
+    assert woke_with > 0
+    assert waited < wait / 2, f"woke after {waited:.1f} s: by the end of its wait, not a NOTIFY"

@@ -15,7 +15,9 @@ Deliberate choices:
 - **The service's rules for writing.** Each batch takes the writer lock (`database.writing`),
   draws its positions from the head it reads under it, inserts with the engine's multi-row
   statements and adds to the discovery counts in the same transaction (`discovery.py`), so
-  an import into a store that a service is serving is safe: they take turns.
+  an import into a store that a service is serving is safe: they take turns. On PostgreSQL
+  each batch is announced on the replicas' channel (a NOTIFY delivered at its commit), so their
+  streams deliver imported events at once rather than at their next poll.
 - **Appends are kept together.** ``append`` (the first position of the event's append) is kept
   as it is, or moved with its events when renumbering; an append cut by a query or a range
   starts again at its first imported event. Idempotent retries of those appends are then
@@ -34,7 +36,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, text
 
 from app.storage.sql.compiled import raw_insert
 from app.storage.sql.discovery import count_stored
@@ -47,6 +49,7 @@ from app.storage.sql.operations.records import (
     SchemaRecord,
     SnapshotRecord,
 )
+from app.storage.sql.postgres_notify import CHANNEL
 from app.storage.sql.rows import head_of
 from app.storage.sql.tables import event_schemas, event_tags, events, snapshots
 
@@ -211,6 +214,11 @@ def _store_events(
         if tag_rows:
             raw_insert(event_tags, conn.dialect).many(conn, tag_rows)
         count_stored(conn, event_rows, tag_rows)
+        if event_rows and conn.dialect.name == "postgresql":
+            # Delivered at commit: the replicas' streams hear of the batch at once.
+            conn.execute(
+                text("SELECT pg_notify(:channel, :head)"), {"channel": CHANNEL, "head": str(head)}
+            )
     report.stored += len(event_rows)
     report.skipped += skipped
 
