@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +19,7 @@ from httpx_sse import EventSource
 
 from eventstore_client import _calls
 from eventstore_client._calls import RETRY_STATUSES, Call, Retries, error_for, not_sent
+from eventstore_client._resume import STREAM_PATH, Resumption
 from eventstore_client.errors import EventStoreUnavailable, ProblemError
 from eventstore_client.interceptors import Interceptor
 from eventstore_client.models import (
@@ -37,7 +37,7 @@ from eventstore_client.models import (
     StreamTicket,
     TagsPage,
 )
-from eventstore_client.store import DEFAULT_HEARTBEAT_TIMEOUT, STREAM_PATH, merged_source
+from eventstore_client.store import DEFAULT_HEARTBEAT_TIMEOUT, merged_source
 from eventstore_client.tags import TagResolver, resolve
 
 if TYPE_CHECKING:
@@ -299,16 +299,25 @@ class AsyncSubscription:
         reconnect: Retries,
     ) -> None:
         self._client = client
-        self.query = query
-        self.position = after
-        self._headers = dict(headers)
-        self._live = live
+        self._resumption = Resumption(query, after, headers=headers, live=live, reconnect=reconnect)
         self._timeout = httpx.Timeout(client.timeout.connect or 10.0, read=heartbeat_timeout)
-        self._reconnect = reconnect
-        self.connections = 0
         self._closed = asyncio.Event()
         self._response: httpx.Response | None = None
         self._events = self._follow()
+
+    @property
+    def query(self) -> Query | None:
+        return self._resumption.query
+
+    @property
+    def position(self) -> int:
+        """The position of the last event yielded (or where the subscription started)."""
+        return self._resumption.position
+
+    @property
+    def connections(self) -> int:
+        """How many times it connected: 1 plus its reconnects."""
+        return self._resumption.connections
 
     def __aiter__(self) -> AsyncIterator[SequencedEvent]:
         return self
@@ -336,35 +345,24 @@ class AsyncSubscription:
             await self._events.aclose()
 
     async def _follow(self) -> AsyncGenerator[SequencedEvent, None]:
-        failures = 0
+        resumption = self._resumption
         while not self._closed.is_set():
             retry_after: float | None = None
             try:
-                headers = {**self._headers, "Last-Event-ID": str(self.position)}
-                params = _calls.stream_params(self.query, self.position, live=self._live)
+                params, headers = resumption.request()
                 async with self._client.stream(
                     "GET", STREAM_PATH, params=params, headers=headers, timeout=self._timeout
                 ) as response:
                     self._response = response
-                    self.connections += 1
                     if response.status_code != 200:
                         await response.aread()
-                        failure = error_for(response)
-                        if response.status_code not in RETRY_STATUSES:
-                            raise failure
-                        if isinstance(failure, ProblemError):
-                            retry_after = failure.retry_after
+                        retry_after = resumption.refused(response)
                     else:
                         async for message in EventSource(response).aiter_sse():
-                            if not message.data:
-                                continue
-                            event = SequencedEvent.from_wire(json.loads(message.data))
-                            if event.position <= self.position:
-                                continue
-                            self.position = event.position
-                            failures = 0
-                            yield event
-                        if not self._live:
+                            event = resumption.accept(message.data)
+                            if event is not None:
+                                yield event
+                        if not resumption.live:
                             return
             except httpx.TransportError as error:
                 if self._closed.is_set():
@@ -374,12 +372,7 @@ class AsyncSubscription:
                 last_error = EventStoreUnavailable("the stream ended")
             finally:
                 self._response = None
-            failures += 1
-            if self._reconnect.attempts and failures >= self._reconnect.attempts:
-                raise EventStoreUnavailable(
-                    f"the stream failed {failures} times in a row"
-                ) from last_error
-            delay = self._reconnect.delay(min(failures - 1, 16), retry_after)
+            delay = resumption.failed(last_error, retry_after)
             try:
                 await asyncio.wait_for(self._closed.wait(), delay)
             except TimeoutError:

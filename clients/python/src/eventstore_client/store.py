@@ -20,7 +20,6 @@ Choices:
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ from httpx_sse import EventSource
 
 from eventstore_client import _calls
 from eventstore_client._calls import RETRY_STATUSES, Call, Retries, error_for, not_sent
+from eventstore_client._resume import STREAM_PATH, Resumption
 from eventstore_client.errors import EventStoreUnavailable, ProblemError
 from eventstore_client.interceptors import Interceptor
 from eventstore_client.models import (
@@ -54,11 +54,10 @@ from eventstore_client.tags import TagResolver, resolve
 if TYPE_CHECKING:
     from eventstore_client.decision import Decision
 
-__all__ = ["STREAM_PATH", "EventStore", "Subscription"]
+__all__ = ["EventStore", "Subscription"]
 
 T = TypeVar("T")
 S = TypeVar("S")
-STREAM_PATH = "/v1/events/stream"
 DEFAULT_HEARTBEAT_TIMEOUT = 45.0
 """Silence, in seconds, after which a subscription takes its connection for dead: three of the
 service's heartbeats at its default interval (``EVENTSTORE_HEARTBEAT_SECONDS``, 15)."""
@@ -345,18 +344,25 @@ class Subscription:
         reconnect: Retries,
     ) -> None:
         self._client = client
-        self.query = query
-        self.position = after
-        """The position of the last event yielded (or where the subscription started)."""
-        self._headers = dict(headers)
-        self._live = live
+        self._resumption = Resumption(query, after, headers=headers, live=live, reconnect=reconnect)
         self._timeout = httpx.Timeout(client.timeout.connect or 10.0, read=heartbeat_timeout)
-        self._reconnect = reconnect
-        self.connections = 0
-        """How many times it connected: 1 plus its reconnects."""
         self._closed = threading.Event()
         self._response: httpx.Response | None = None
         self._events = self._follow()
+
+    @property
+    def query(self) -> Query | None:
+        return self._resumption.query
+
+    @property
+    def position(self) -> int:
+        """The position of the last event yielded (or where the subscription started)."""
+        return self._resumption.position
+
+    @property
+    def connections(self) -> int:
+        """How many times it connected: 1 plus its reconnects."""
+        return self._resumption.connections
 
     def __iter__(self) -> Iterator[SequencedEvent]:
         return self
@@ -385,35 +391,24 @@ class Subscription:
             self._events.close()
 
     def _follow(self) -> Generator[SequencedEvent, None, None]:
-        failures = 0
+        resumption = self._resumption
         while not self._closed.is_set():
             retry_after: float | None = None
             try:
-                headers = {**self._headers, "Last-Event-ID": str(self.position)}
-                params = _calls.stream_params(self.query, self.position, live=self._live)
+                params, headers = resumption.request()
                 with self._client.stream(
                     "GET", STREAM_PATH, params=params, headers=headers, timeout=self._timeout
                 ) as response:
                     self._response = response
-                    self.connections += 1
                     if response.status_code != 200:
                         response.read()
-                        failure = error_for(response)
-                        if response.status_code not in RETRY_STATUSES:
-                            raise failure
-                        if isinstance(failure, ProblemError):
-                            retry_after = failure.retry_after
+                        retry_after = resumption.refused(response)
                     else:
                         for message in EventSource(response).iter_sse():
-                            if not message.data:
-                                continue
-                            event = SequencedEvent.from_wire(json.loads(message.data))
-                            if event.position <= self.position:
-                                continue  # already yielded before a reconnect
-                            self.position = event.position
-                            failures = 0
-                            yield event
-                        if not self._live:
+                            event = resumption.accept(message.data)
+                            if event is not None:
+                                yield event
+                        if not resumption.live:
                             return  # ended cleanly after what existed
             except httpx.TransportError as error:
                 if self._closed.is_set():
@@ -423,10 +418,5 @@ class Subscription:
                 last_error = EventStoreUnavailable("the stream ended")
             finally:
                 self._response = None
-            failures += 1
-            if self._reconnect.attempts and failures >= self._reconnect.attempts:
-                raise EventStoreUnavailable(
-                    f"the stream failed {failures} times in a row"
-                ) from last_error
-            if self._closed.wait(self._reconnect.delay(min(failures - 1, 16), retry_after)):
+            if self._closed.wait(resumption.failed(last_error, retry_after)):
                 return
