@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -70,23 +70,17 @@ def decide(
     backoff: Retries = CONFLICT_BACKOFF,
 ) -> Decision[S]:
     """Source ``query``, fold, decide, append with the condition; again on conflict."""
-    conflict: AppendConditionFailed | None = None
-    for attempt in range(attempts):
+
+    def attempt(number: int) -> Decision[S]:
         sourced = store.source(query)
         state = fold(sourced.events)
         events = tuple(decision(state))
         if not events:
-            return Decision(state, (), None, sourced.marker, attempt + 1)
-        try:
-            appended = store.append(events, AppendCondition(query, sourced.marker))
-        except AppendConditionFailed as failed:
-            conflict = failed
-            time.sleep(backoff.delay(attempt))
-            continue
-        return Decision(state, events, appended, sourced.marker, attempt + 1)
-    if conflict is None:
-        raise ValueError("attempts must be at least 1")
-    raise DecisionConflict(attempts, conflict) from conflict
+            return Decision(state, (), None, sourced.marker, number)
+        appended = store.append(events, AppendCondition(query, sourced.marker))
+        return Decision(state, events, appended, sourced.marker, number)
+
+    return retry_on_conflict(attempt, attempts, backoff)
 
 
 async def decide_async(
@@ -99,20 +93,48 @@ async def decide_async(
     backoff: Retries = CONFLICT_BACKOFF,
 ) -> Decision[S]:
     """``decide`` for the async store."""
-    conflict: AppendConditionFailed | None = None
-    for attempt in range(attempts):
+
+    async def attempt(number: int) -> Decision[S]:
         sourced = await store.source(query)
         state = fold(sourced.events)
         events = tuple(decision(state))
         if not events:
-            return Decision(state, (), None, sourced.marker, attempt + 1)
+            return Decision(state, (), None, sourced.marker, number)
+        appended = await store.append(events, AppendCondition(query, sourced.marker))
+        return Decision(state, events, appended, sourced.marker, number)
+
+    return await retry_on_conflict_async(attempt, attempts, backoff)
+
+
+def retry_on_conflict(
+    attempt: Callable[[int], Decision[S]], attempts: int, backoff: Retries
+) -> Decision[S]:
+    """``attempt(1)``, ``attempt(2)``, ... until one is not refused with a 409, at most
+    ``attempts`` of them with ``backoff`` in between; then ``DecisionConflict``. The loop of
+    ``decide`` and of the repositories' ``decide``."""
+    conflict: AppendConditionFailed | None = None
+    for number in range(1, attempts + 1):
         try:
-            appended = await store.append(events, AppendCondition(query, sourced.marker))
+            return attempt(number)
         except AppendConditionFailed as failed:
             conflict = failed
-            await asyncio.sleep(backoff.delay(attempt))
-            continue
-        return Decision(state, events, appended, sourced.marker, attempt + 1)
+            time.sleep(backoff.delay(number - 1))
+    if conflict is None:
+        raise ValueError("attempts must be at least 1")
+    raise DecisionConflict(attempts, conflict) from conflict
+
+
+async def retry_on_conflict_async(
+    attempt: Callable[[int], Awaitable[Decision[S]]], attempts: int, backoff: Retries
+) -> Decision[S]:
+    """``retry_on_conflict`` for attempts that are awaited."""
+    conflict: AppendConditionFailed | None = None
+    for number in range(1, attempts + 1):
+        try:
+            return await attempt(number)
+        except AppendConditionFailed as failed:
+            conflict = failed
+            await asyncio.sleep(backoff.delay(number - 1))
     if conflict is None:
         raise ValueError("attempts must be at least 1")
     raise DecisionConflict(attempts, conflict) from conflict

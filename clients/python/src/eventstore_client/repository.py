@@ -39,8 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from eventstore_client.aio import AsyncEventStore
-from eventstore_client.decision import CONFLICT_BACKOFF, Decision, DecisionConflict
-from eventstore_client.errors import AppendConditionFailed, EventStoreError
+from eventstore_client.decision import (
+    CONFLICT_BACKOFF,
+    Decision,
+    retry_on_conflict,
+    retry_on_conflict_async,
+)
 from eventstore_client.models import (
     AppendCondition,
     AppendResult,
@@ -222,22 +226,14 @@ class EventSourcedRepository(Generic[I, S]):
         attempts: int = 5,
     ) -> Decision[S]:
         """Load, decide, append under the load's condition; again on conflict."""
-        conflict: AppendConditionFailed | None = None
-        for attempt in range(attempts):
+
+        def attempt(number: int) -> Decision[S]:
             loaded = self.load(id)
             events = tuple(decision(loaded.state))
-            if not events:
-                return Decision(loaded.state, (), None, loaded.marker, attempt + 1)
-            try:
-                appended = self.append(loaded, events)
-            except AppendConditionFailed as failed:
-                conflict = failed
-                time.sleep(CONFLICT_BACKOFF.delay(attempt))
-                continue
-            return Decision(loaded.state, events, appended, loaded.marker, attempt + 1)
-        if conflict is None:
-            raise EventStoreError("attempts must be at least 1")
-        raise DecisionConflict(attempts, conflict) from conflict
+            appended = self.append(loaded, events) if events else None
+            return Decision(loaded.state, events, appended, loaded.marker, number)
+
+        return retry_on_conflict(attempt, attempts, CONFLICT_BACKOFF)
 
     def wait_for_snapshots(self) -> None:
         """Wait until every snapshot asked for so far was stored (or failed)."""
@@ -315,22 +311,15 @@ class AsyncEventSourcedRepository(Generic[I, S]):
         *,
         attempts: int = 5,
     ) -> Decision[S]:
-        conflict: AppendConditionFailed | None = None
-        for attempt in range(attempts):
+        """Load, decide, append under the load's condition; again on conflict."""
+
+        async def attempt(number: int) -> Decision[S]:
             loaded = await self.load(id)
             events = tuple(decision(loaded.state))
-            if not events:
-                return Decision(loaded.state, (), None, loaded.marker, attempt + 1)
-            try:
-                appended = await self.append(loaded, events)
-            except AppendConditionFailed as failed:
-                conflict = failed
-                await asyncio.sleep(CONFLICT_BACKOFF.delay(attempt))
-                continue
-            return Decision(loaded.state, events, appended, loaded.marker, attempt + 1)
-        if conflict is None:
-            raise EventStoreError("attempts must be at least 1")
-        raise DecisionConflict(attempts, conflict) from conflict
+            appended = await self.append(loaded, events) if events else None
+            return Decision(loaded.state, events, appended, loaded.marker, number)
+
+        return await retry_on_conflict_async(attempt, attempts, CONFLICT_BACKOFF)
 
     async def wait_for_snapshots(self) -> None:
         if self._pending:
