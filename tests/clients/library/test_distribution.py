@@ -3,6 +3,7 @@ marker, needs only httpx and httpx-sse, and imports nothing of the service."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,9 +16,15 @@ LIBRARY = REPO / "clients" / "python"
 
 
 def build_wheel(folder: Path) -> Path:
+    """The wheel, built from a copy of the library: setuptools leaves a ``build/`` folder
+    beside what it builds, which must not land in the repository."""
+    ignore = shutil.ignore_patterns("*.egg-info", "__pycache__")
+    source = shutil.copytree(LIBRARY / "src", folder / "library" / "src", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(LIBRARY / name, source.parent)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "--wheel-dir", str(folder), str(LIBRARY)],
+         "--wheel-dir", str(folder), str(source.parent)],
         check=True,
         capture_output=True,
     )  # fmt: skip
