@@ -41,6 +41,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app.access.control import AccessControl
 from app.access.reload import TokenReloader
@@ -131,6 +132,15 @@ class ShutdownNotice:
             listener(deadline)
 
 
+class _Service(EventStoreApi):
+    """The app with the request log around all of it: ``add_middleware`` would put it inside
+    Starlette's error middleware, which answers an unexpected error's 500 past every middleware
+    added, so that answer would have no ``X-Request-ID`` and its log line no request id."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestLogMiddleware(super().build_middleware_stack())
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -191,7 +201,7 @@ def create_app(
             await reloader.close()
             await store.close()
 
-    app = EventStoreApi(
+    app = _Service(
         title=TITLE,
         description=DESCRIPTION,
         version=_version(),
@@ -207,7 +217,6 @@ def create_app(
     app.add_middleware(Utf8TargetMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_cors(app, settings.cors_origins)
-    app.add_middleware(RequestLogMiddleware)  # outermost: every answer has its id and line
     mount_assets(app)
     console.mount_console(app)
 

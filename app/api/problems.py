@@ -48,6 +48,7 @@ from starlette.routing import BaseRoute, Match
 from app.api import problem_types as types
 from app.api.access_log import redact_tickets
 from app.api.problem_types import ProblemType
+from app.api.request_id import request_id_of
 from app.domain import Violation
 from app.errors import (
     AppendConditionFailed,
@@ -184,12 +185,7 @@ def problem_for(request: Request, exc: Exception) -> Response:
         case UnsupportedMediaType():
             return problem_response(415, problem=types.UNSUPPORTED_MEDIA_TYPE, detail=str(exc))
         case WriteRefused():
-            logger.warning(
-                "the database refused a write on %s %s: %s",
-                request.method,
-                redact_tickets(request.url.path),
-                exc,
-            )
+            logger.warning("the database refused a write on %s: %s", _described(request), exc)
             return problem_response(
                 422,
                 problem=types.WRITE_REFUSED,
@@ -218,12 +214,7 @@ def problem_for(request: Request, exc: Exception) -> Response:
                 headers={"Retry-After": str(exc.retry_after)},
             )
         case StorageUnavailable():
-            logger.warning(
-                "storage unavailable on %s %s: %s",
-                request.method,
-                redact_tickets(request.url.path),
-                exc,
-            )
+            logger.warning("storage unavailable on %s: %s", _described(request), exc)
             return problem_response(
                 503,
                 detail="the database is not available; retry later",
@@ -248,13 +239,18 @@ def problem_for(request: Request, exc: Exception) -> Response:
             )
         case _:
             logger.error(
-                "unexpected %s on %s %s",
-                type(exc).__name__,
-                request.method,
-                redact_tickets(request.url.path),
-                exc_info=exc,
+                "unexpected %s on %s", type(exc).__name__, _described(request), exc_info=exc
             )
             return problem_response(500, detail="an unexpected error occurred; it was logged")
+
+
+def _described(request: Request) -> str:
+    """``POST /v1/events (request <id>)``: the request as the service's lines about it name
+    it, with the id the request log and the client (``X-Request-ID``) know it by."""
+    return (
+        f"{request.method} {redact_tickets(request.url.path)} "
+        f"(request {request_id_of(request) or '-'})"
+    )
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

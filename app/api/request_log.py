@@ -10,57 +10,35 @@ Deliberate choices:
   consecutive). It replaces uvicorn's access log, whose text it keeps at its start (client,
   ``"GET /path HTTP/1.1" 200``), so the text format says everything the JSON one does
   (`app.logs`). The target passes through `redact_tickets`; the route is a template.
-- **The request id** is the client's ``X-Request-ID`` when it is a plain identifier
-  (`REQUEST_ID`: up to 128 letters, digits and ``._:-``, enough for UUIDs and trace ids, and
-  nothing that could forge a log line or a header), otherwise a new random one; either way it
-  is returned in the response's ``X-Request-ID`` and stands in every line logged about the
-  request. An unusable one is not echoed anywhere.
+- **The request id** (`app.api.request_id`) is accepted or made first, returned in the
+  response's ``X-Request-ID`` and named in the line. The middleware wraps the whole app,
+  Starlette's error middleware included (`app.main`), so that a 500 carries it too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Sequence
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.access.tokens import Principal
+from app.api import request_id as ids
 from app.api.access_log import redact_tickets
 from app.api.metrics import UNMATCHED_ROUTE
 from app.api.state import PRINCIPAL
 
 logger = logging.getLogger("app.requests")
 
-HEADER = b"x-request-id"
-REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_ID_KEY = "eventstore.request_id"
 _POSITIONS_KEY = "eventstore.positions"
-
-
-def request_id_of(connection: HTTPConnection) -> str | None:
-    value = connection.scope.get(_ID_KEY)
-    return value if isinstance(value, str) else None
 
 
 def record_positions(connection: HTTPConnection, positions: Sequence[int]) -> None:
     """Say, for the request log, which positions an append stored."""
     if positions:
         connection.scope[_POSITIONS_KEY] = (positions[0], positions[-1])
-
-
-def accepted_request_id(headers: Sequence[tuple[bytes, bytes]]) -> str:
-    """The client's ``X-Request-ID`` if it is usable (see the module docstring), or a new one."""
-    for name, value in headers:
-        if name == HEADER:
-            text = value.decode("latin-1")
-            if REQUEST_ID.fullmatch(text):
-                return text
-            break
-    return uuid.uuid4().hex
 
 
 class RequestLogMiddleware:
@@ -72,8 +50,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = accepted_request_id(scope.get("headers", ()))
-        scope[_ID_KEY] = request_id
+        request_id = ids.accept(scope)
         encoded = request_id.encode()
         status = 500
 
@@ -81,12 +58,8 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (name, value)
-                    for name, value in message.get("headers", ())
-                    if name.lower() != HEADER
-                ]
-                message = {**message, "headers": [*headers, (HEADER, encoded)]}
+                headers = [*message.get("headers", ()), (ids.HEADER, encoded)]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -59,11 +59,13 @@ async def test_unexpected_exception_is_a_500_problem_and_is_logged(
         store.broken = True
         async with client_for(app, raise_app_exceptions=False) as client:
             with caplog.at_level(logging.ERROR, logger="app.api.problems"):
-                response = await client.get("/v1/head")
+                response = await client.get("/v1/head", headers={"X-Request-ID": "trace-500"})
 
     assert_problem(response, 500, "about:blank")
     assert "secret internal detail" not in response.text
-    assert any("GET /v1/head" in record.getMessage() for record in caplog.records)
+    assert response.headers["x-request-id"] == "trace-500"
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("GET /v1/head (request trace-500)" in message for message in logged), logged
 
 
 class RefusingEngine(MemoryEngine):
