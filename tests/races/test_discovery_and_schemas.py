@@ -104,6 +104,7 @@ async def test_a_schema_registered_during_appends_holds_from_its_registration_on
     registration was sent."""
     answers: list[tuple[float, int, bool]] = []  # (when answered, status, breaks the schema)
     registered: dict[str, Any] = {}
+    stored_breaking = anyio.Event()  # the registration races appends already under way
 
     async def appender(number: int) -> None:
         async with client_for(servers[number % len(servers)]) as client:
@@ -114,11 +115,13 @@ async def test_a_schema_registered_during_appends_holds_from_its_registration_on
                     "/v1/events", json={"events": [{"type": "CourseDefined", "data": data}]}
                 )
                 answers.append((anyio.current_time(), response.status_code, breaks))
+                if breaks and response.status_code == 201:
+                    stored_breaking.set()
                 await anyio.sleep(0.005)
 
     async def registrar() -> None:
         async with client_for(servers[0]) as client:
-            await anyio.sleep(0.1)
+            await stored_breaking.wait()
             registered["sent"] = anyio.current_time()
             response = await client.put(
                 "/v1/event-types/CourseDefined/schema",
