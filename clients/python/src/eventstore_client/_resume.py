@@ -83,3 +83,23 @@ class Resumption:
                 f"the stream failed {self._failures} times in a row"
             ) from error
         return self._reconnect.delay(min(self._failures - 1, 16), retry_after)
+
+
+class Resumed:
+    """What both subscriptions show of their `Resumption`."""
+
+    _resumption: Resumption
+
+    @property
+    def query(self) -> Query | None:
+        return self._resumption.query
+
+    @property
+    def position(self) -> int:
+        """The position of the last event yielded (or where the subscription started)."""
+        return self._resumption.position
+
+    @property
+    def connections(self) -> int:
+        """How many times it connected: 1 plus its reconnects."""
+        return self._resumption.connections

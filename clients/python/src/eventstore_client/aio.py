@@ -19,7 +19,7 @@ from httpx_sse import EventSource
 
 from eventstore_client import _calls
 from eventstore_client._calls import RETRY_STATUSES, Call, Retries, error_for, not_sent
-from eventstore_client._resume import STREAM_PATH, Resumption
+from eventstore_client._resume import STREAM_PATH, Resumed, Resumption
 from eventstore_client.errors import EventStoreUnavailable, ProblemError
 from eventstore_client.interceptors import Interceptor
 from eventstore_client.models import (
@@ -283,7 +283,7 @@ class AsyncEventStore:
         await self._send(_calls.delete_schema(type))
 
 
-class AsyncSubscription:
+class AsyncSubscription(Resumed):
     """``Subscription``, for ``async for``: the same resumption, heartbeat watch and
     exactly-once order. ``await aclose()`` (or leaving ``async with``) closes the connection."""
 
@@ -304,20 +304,6 @@ class AsyncSubscription:
         self._closed = asyncio.Event()
         self._response: httpx.Response | None = None
         self._events = self._follow()
-
-    @property
-    def query(self) -> Query | None:
-        return self._resumption.query
-
-    @property
-    def position(self) -> int:
-        """The position of the last event yielded (or where the subscription started)."""
-        return self._resumption.position
-
-    @property
-    def connections(self) -> int:
-        """How many times it connected: 1 plus its reconnects."""
-        return self._resumption.connections
 
     def __aiter__(self) -> AsyncIterator[SequencedEvent]:
         return self

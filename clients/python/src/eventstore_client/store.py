@@ -31,7 +31,7 @@ from httpx_sse import EventSource
 
 from eventstore_client import _calls
 from eventstore_client._calls import RETRY_STATUSES, Call, Retries, error_for, not_sent
-from eventstore_client._resume import STREAM_PATH, Resumption
+from eventstore_client._resume import STREAM_PATH, Resumed, Resumption
 from eventstore_client.errors import EventStoreUnavailable, ProblemError
 from eventstore_client.interceptors import Interceptor
 from eventstore_client.models import (
@@ -318,7 +318,7 @@ class EventStore:
         self._send(_calls.delete_schema(type))
 
 
-class Subscription:
+class Subscription(Resumed):
     """An iterator of the events of a query from the service's stream, for as long as it is
     followed.
 
@@ -349,20 +349,6 @@ class Subscription:
         self._closed = threading.Event()
         self._response: httpx.Response | None = None
         self._events = self._follow()
-
-    @property
-    def query(self) -> Query | None:
-        return self._resumption.query
-
-    @property
-    def position(self) -> int:
-        """The position of the last event yielded (or where the subscription started)."""
-        return self._resumption.position
-
-    @property
-    def connections(self) -> int:
-        """How many times it connected: 1 plus its reconnects."""
-        return self._resumption.connections
 
     def __iter__(self) -> Iterator[SequencedEvent]:
         return self
