@@ -1,12 +1,16 @@
 """Throughput and latency of the HTTP API, driven by wrk, with its floor measured in the same run.
 
-    scripts/bench [--seconds 5] [--repeats 3] [--postgres URL]
+    scripts/bench [--seconds 5] [--repeats 3] [--postgres URL] [--processes 1 2]
         [--workloads append append100 read read-large] [--concurrency N ...]
-        [--store-size 10000] [--large-store 1000000] [--warmup 1]
+        [--store-size 10000] [--large-store 1000000] [--warmup 1] [--base CHECKOUT]
 
-Method. Each target is a real uvicorn process pinned to CPU 0; the load generator is wrk (Debian's
-``wrk`` 4.1.0, installed by `scripts/ensure_wrk` when missing), one thread (``-t1``) pinned to
-CPU 1 with ``taskset``, ``-c`` keep-alive connections each sending its next request as soon as
+Method. Each target is a real service (``python -m app``) with ``EVENTSTORE_WORKERS`` worker
+processes, for each number given with ``--processes`` (1 and 2 by default). One process is pinned
+to CPU 0, and the load generator, wrk (Debian's ``wrk`` 4.1.0, installed by `scripts/ensure_wrk`
+when missing), one thread (``-t1``), to CPU 1 with ``taskset``. Several processes get both CPUs
+and share them with wrk: this machine has two cores, and none is left for the load generator
+alone, so the figures of several processes understate what they give where the load comes from
+other machines. wrk opens ``-c`` keep-alive connections, each sending its next request as soon as
 the previous one is answered, for ``--seconds`` (whole seconds), ``--timeout 10s``. This script
 (and so the fill client) also runs on CPU 1. The Lua scripts in `bench/wrk/` build every
 request (no tag is ever reused, across runs too: each wrk run gets a run id of its own), count
@@ -19,7 +23,10 @@ Targets:
   stores nothing (it is never filled; its ``read`` answers every read of either store size);
 - ``sqlite``: the service on a fresh SQLite file (the defaults: WAL, synchronous=FULL);
 - ``postgres``: the service on PostgreSQL, when ``--postgres`` gives a URL (its schema is reset
-  before each store is filled, so use a database of its own).
+  before each store is filled, so use a database of its own);
+- ``sqlite@base``, ``postgres@base``: with ``--base``, the same served by another checkout (an
+  earlier version, with its own ``.venv``), one process, on stores of their own: what this
+  version gained or lost against it, in the same run.
 
 Workloads (``--workloads``, all by default; ``--concurrency`` replaces every default list):
 - ``append`` (1, 16, 64 connections): `wrk/append.lua`, one event per request with a tag of its
@@ -32,19 +39,24 @@ Workloads (``--workloads``, all by default; ``--concurrency`` replaces every def
   spread over the whole store: event n has tag ``reader:{n % tags}``), before any append;
 - ``read-large`` (1, 16 connections): the same over a fresh store of ``--large-store`` events.
 Stores are filled over HTTP, 1,000 events per POST, two POSTs in flight; the fill rate is
-printed with the results. The small store then takes the appends (so it grows past its size).
+printed with the results. Each store is then served by each number of processes in turn, a fresh
+service each time: first the reads, then the appends (the small store takes them, so it grows
+past its size), so that every number of processes reads the same store.
 
 Figures: for each target and workload, a warm-up run (``--warmup`` seconds, discarded), then
 for each concurrency ``--repeats`` runs; the table shows the medians over those runs of req/s
-(requests / wrk's duration), p50 and p99, of wrk's CPU and the server's (CPU seconds of each
-process over the run's wall time: 100% = one core, so a server near 100% is the bottleneck, wrk
-near 100% would be), and the sum of errors over the runs. events/s = req/s x events per request
+(requests / wrk's duration), p50 and p99, of wrk's CPU and the server's (CPU seconds over the
+run's wall time, the server's summed over its processes: 100% = one core, so one server process
+near 100% is the bottleneck, wrk near 100% would be), the sum of errors over the runs, and the
+noise: (fastest - slowest) / median req/s of the runs. events/s = req/s x events per request
 (appended, or returned by a read; the floor's reads return none). "vs floor" divides req/s by the
-floor's at the same workload (reads: ``read``) and concurrency, measured in this run; "vs 10k"
-(the ``--store-size``) divides a ``read-large`` req/s by the same target's ``read`` at the same
-concurrency. Then the in-process floors and the peer (`bench/direct.py`) run on the
-server's core, and `bench/http_report.py` prints both tables and the goals with their ratios.
-Not a test: nothing is asserted.
+floor's at the same workload (reads: ``read``), concurrency and number of processes, measured
+in this run; "vs 1 proc" divides by the same target's with one process; "vs base" by the
+``@base`` target's; "vs 10k" (the ``--store-size``) divides a ``read-large`` req/s by the same
+target's ``read`` at the same concurrency and number of processes. Then the in-process floors
+and the peer (`bench/direct.py`) run on the server's core, and `bench/http_report.py` prints both
+tables, the goals with their ratios and, with ``--base``, every measurement slower than the
+earlier version's by more than the noise of either. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -59,7 +71,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,6 +80,8 @@ import orjson
 
 from bench.direct import measure_direct
 from bench.http_report import (
+    ALL_CPUS,
+    BASE_SUFFIX,
     CLIENT_CPU,
     EVENTS_PER_TAG,
     FILL_BATCH,
@@ -82,6 +96,7 @@ from bench.http_report import (
     report_direct,
     report_goals,
 )
+from bench.process_tree import tree_cpu_seconds
 from tests.support.live_server import REPO, ServiceProcess, service_process
 from tests.support.postgres import recreate_schema
 
@@ -103,22 +118,23 @@ def run_wrk(
     concurrency: int,
     seconds: int,
     headers: Sequence[str] = (),
+    cpus: Iterable[int] = (CLIENT_CPU,),
 ) -> Run:
-    """One wrk run; ``headers`` (``"Name: value"``) are sent with every request."""
+    """One wrk run on ``cpus``; ``headers`` (``"Name: value"``) are sent with every request."""
     command = [
-        *("taskset", "--cpu-list", str(CLIENT_CPU)),
+        *("taskset", "--cpu-list", ",".join(map(str, sorted(cpus)))),
         *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"),
         *(option for header in headers for option in ("-H", header)),
         *("-s", str(WRK_DIR / script), service.base_url, "--", *args),
     ]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server, started = service.cpu_seconds(), time.perf_counter()
+    server, started = tree_cpu_seconds(service.pid), time.perf_counter()
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if finished.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stdout}{finished.stderr}")
     output = finished.stdout
-    server = service.cpu_seconds() - server
+    server = tree_cpu_seconds(service.pid) - server
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = after.ru_utime - children.ru_utime + after.ru_stime - children.ru_stime
     lines = [line for line in output.splitlines() if line.startswith("{")]
@@ -179,55 +195,102 @@ async def fill(base: str, target: str, size: int) -> Fill:
 
 
 @contextmanager
-def server(target: str, store: str, args: argparse.Namespace) -> Iterator[ServiceProcess]:
-    """A fresh ``target`` process (and a fresh store named ``store``), pinned to SERVER_CPU."""
-    env = {"EVENTSTORE_LOG_LEVEL": "warning"}
-    module = "app"
+def server(
+    target: str, store: str, processes: int, args: argparse.Namespace
+) -> Iterator[ServiceProcess]:
+    """A fresh ``target`` process with ``processes`` workers on the store named ``store`` (the
+    caller has emptied a PostgreSQL database before its first use: `recreate_schema`): one
+    process is pinned to SERVER_CPU; several get every CPU (they inherit this process's)."""
+    env = {"EVENTSTORE_LOG_LEVEL": "warning", "EVENTSTORE_WORKERS": str(processes)}
+    module, checkout = "app", REPO
     if target == "floor":
         module = "bench.http_floor"
-    elif target == "sqlite":
-        env["EVENTSTORE_DATABASE_URL"] = f"sqlite:///{args.workdir}/{store}.db"
-    else:  # the caller has emptied the database (`recreate_schema`)
+    elif is_base(target):
+        checkout = args.base
+        env.pop("EVENTSTORE_WORKERS")  # the earlier version may not have the setting
+    engine = target.removesuffix(BASE_SUFFIX)
+    if engine == "sqlite":
+        env["EVENTSTORE_DATABASE_URL"] = f"sqlite:///{args.workdir}/{target}-{store}.db"
+    elif engine == "postgres":
         env["EVENTSTORE_DATABASE_URL"] = args.postgres
-    with service_process(module, env, cpu=SERVER_CPU, startup_seconds=30) as service:
+    cpu = SERVER_CPU if processes == 1 else None
+    with (
+        on_cpus(ALL_CPUS),
+        service_process(
+            module,
+            env,
+            cpu=cpu,
+            startup_seconds=30,
+            python=str(checkout / ".venv" / "bin" / "python"),
+            cwd=checkout,
+        ) as service,
+    ):
         yield service
+
+
+@contextmanager
+def on_cpus(cpus: Iterable[int]) -> Iterator[None]:
+    """Run the block (and the processes it starts) on ``cpus``."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(cpus))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def measure(
     service: ServiceProcess,
-    target: str,
+    key: tuple[str, int],
     name: str,
     tags: int,
     args: argparse.Namespace,
     results: Results,
 ) -> None:
+    """``--repeats`` wrk runs of workload ``name`` at each concurrency, against ``service``:
+    ``key`` is its target and number of processes. With one process wrk has CLIENT_CPU to
+    itself; with several it shares every CPU with them."""
+    target, processes = key
     workload = WORKLOADS[name]
     label = "read" if target == "floor" and workload.large else name
+    cpus = (CLIENT_CPU,) if processes == 1 else ALL_CPUS
     for number, concurrency in enumerate(args.concurrency or workload.concurrency):
+        script_args = wrk_args(workload, tags)
         if args.warmup and number == 0:
-            run_wrk(service, workload.script, wrk_args(workload, tags), concurrency, args.warmup)
+            run_wrk(service, workload.script, script_args, concurrency, args.warmup, cpus=cpus)
         for repeat in range(args.repeats):
             run = run_wrk(
-                service, workload.script, wrk_args(workload, tags), concurrency, args.seconds
+                service,
+                workload.script,
+                wrk_args(workload, tags),
+                concurrency,
+                args.seconds,
+                cpus=cpus,
             )
-            results.setdefault((target, label, concurrency), []).append(run)
+            results.setdefault((target, processes, label, concurrency), []).append(run)
             print(
-                f"{target} {label} c={concurrency} #{repeat + 1}: {run.rate:.0f} req/s, "
-                f"{run.errors} errors, wrk cpu {run.wrk_cpu:.0%}, server cpu {run.server_cpu:.0%}",
+                f"{target} x{processes} {label} c={concurrency} #{repeat + 1}: "
+                f"{run.rate:.0f} req/s, {run.errors} errors, wrk cpu {run.wrk_cpu:.0%}, "
+                f"server cpu {run.server_cpu:.0%}",
                 file=sys.stderr,
             )
 
 
 async def bench_target(target: str, args: argparse.Namespace, results: Results) -> list[Fill]:
+    """Every chosen workload against ``target`` at each number of processes. A store is filled
+    once and then served by each number of processes in turn: first its reads, then its
+    appends (which grow it), so that every number of processes reads the same store."""
     chosen: list[str] = args.workloads
+    counts: list[int] = [1] if is_base(target) else args.processes
     fills: list[Fill] = []
-    if target == "floor":  # no store: one process, and its reads stand for both store sizes
+    if target == "floor":  # no store: its reads stand for both store sizes
         names = [n for n in (*SMALL_STORE_ORDER, "read-large") if n in chosen]
         if "read" in names and "read-large" in names:
             names.remove("read-large")
-        with server(target, "floor", args) as service:
-            for name in names:
-                measure(service, target, name, 1, args, results)
+        for processes in counts:
+            with server(target, "floor", processes, args) as service:
+                for name in names:
+                    measure(service, (target, processes), name, 1, args, results)
         return fills
     small = [name for name in SMALL_STORE_ORDER if name in chosen]
     for store, size, names in [
@@ -236,21 +299,29 @@ async def bench_target(target: str, args: argparse.Namespace, results: Results) 
     ]:
         if not names:
             continue
-        if target == "postgres":
+        if target.startswith("postgres"):
             await recreate_schema(args.postgres)
-        with server(target, store, args) as service:
-            if any(name.startswith("read") for name in names):
-                fills.append(await fill(service.base_url, target, size))
-            for name in names:
-                measure(service, target, name, size // EVENTS_PER_TAG, args, results)
+        filled = False
+        reads = [name for name in names if name.startswith("read")]
+        appends = [name for name in names if not name.startswith("read")]
+        for phase in (reads, appends):
+            for processes in counts if phase else ():
+                with server(target, store, processes, args) as service:
+                    if reads and not filled:
+                        fills.append(await fill(service.base_url, target, size))
+                        filled = True
+                    for name in phase:
+                        tags = size // EVENTS_PER_TAG
+                        measure(service, (target, processes), name, tags, args, results)
     return fills
 
 
 async def bench(args: argparse.Namespace) -> None:
-    os.sched_setaffinity(0, {CLIENT_CPU})  # the fill client; wrk is pinned there with taskset
+    os.sched_setaffinity(0, {CLIENT_CPU})  # the fill client; wrk is pinned with taskset
     results: Results = {}
     fills: list[Fill] = []
-    targets = ["floor", "sqlite", *(["postgres"] if args.postgres else [])]
+    engines = ["sqlite", *(["postgres"] if args.postgres else [])]
+    targets = ["floor", *engines, *([e + BASE_SUFFIX for e in engines] if args.base else [])]
     with tempfile.TemporaryDirectory() as workdir:
         args.workdir = workdir
         for target in targets:
@@ -260,6 +331,10 @@ async def bench(args: argparse.Namespace) -> None:
     report(results, fills, args)
     report_direct(direct, results)
     report_goals(results, direct, args)
+
+
+def is_base(target: str) -> bool:
+    return target.endswith(BASE_SUFFIX)
 
 
 def at_least(least: int) -> Callable[[str], int]:
@@ -272,6 +347,13 @@ def at_least(least: int) -> Callable[[str], int]:
     return parse
 
 
+def checkout(text: str) -> Path:
+    path = Path(text).resolve()
+    if not (path / ".venv" / "bin" / "python").exists() or not (path / "app").is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is not a checkout with a .venv")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=at_least(1), default=5, help="per run (whole seconds)")
@@ -282,6 +364,15 @@ def main() -> None:
     parser.add_argument("--store-size", type=at_least(EVENTS_PER_TAG), default=10_000)
     parser.add_argument("--large-store", type=at_least(EVENTS_PER_TAG), default=1_000_000)
     parser.add_argument("--postgres", help="postgresql+asyncpg:// URL (its schema is reset)")
+    parser.add_argument(
+        "--processes", type=at_least(1), nargs="+", default=[1, 2], help="worker processes"
+    )
+    parser.add_argument(
+        "--base",
+        type=checkout,
+        help="a checkout of an earlier version (with its .venv): its service is measured too, "
+        "as sqlite@base and postgres@base, one process",
+    )
     args = parser.parse_args()
     args.wrk_version = ensure_wrk()
     asyncio.run(bench(args))

@@ -105,11 +105,14 @@ def service_process(
     startup_seconds: float = 20.0,
     open_files: tuple[int, int] | None = None,
     port: int | None = None,
+    python: str = sys.executable,
+    cwd: Path = REPO,
 ) -> Iterator[ServiceProcess]:
     """Run ``python -m <module> --host 127.0.0.1 --port <port> <options>`` (a free port unless
     given: a restart on the same address) with ``env`` added to this environment (without its
     ``EVENTSTORE_*`` settings unless ``inherit_settings``), pinned to ``cpu`` and under the
-    (soft, hard) ``open_files`` limits if given; stop it on exit."""
+    (soft, hard) ``open_files`` limits if given; stop it on exit. ``python`` and ``cwd`` run
+    another checkout's service (the benchmarks compare with an earlier version)."""
     port = free_port() if port is None else port
     base_env = {
         name: value
@@ -122,8 +125,8 @@ def service_process(
     # The output goes to a file: a pipe nobody reads would block a chatty server.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=REPO,
+            [python, *argv],
+            cwd=cwd,
             env={**base_env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
