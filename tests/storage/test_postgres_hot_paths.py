@@ -222,7 +222,8 @@ async def test_a_store_of_revision_0002_appends_through_the_function_after_the_u
 
 
 async def test_an_append_sent_at_shutdown_is_cancelled_on_the_server(url: str) -> None:
-    engine = await started(url)
+    # Timeouts far beyond the test's: only the cancel at the deadline can end the statement.
+    engine = await started(url, db_lock_timeout_seconds=60, db_statement_timeout_seconds=60)
     assert isinstance(engine, SqlEngine)
     try:
         async with table_locked(url):
