@@ -62,6 +62,7 @@ from app.errors import AppendConditionFailed, EventIdReused, SchemaViolation
 from app.storage.event_schemas import request_violations
 from app.storage.idempotency import replay_of
 from app.storage.sql.batch import AppendRequest, Outcome
+from app.storage.sql.postgres_reads import BIGINT_MAX
 from app.storage.sql.rows import utc
 
 APPEND_BATCH = "SELECT * FROM eventstore_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"  # noqa: E501
@@ -152,7 +153,7 @@ def _condition(condition: AppendCondition | None) -> Any:
     if condition is None:
         return None
     return {
-        "after": condition.after or 0,
+        "after": min(condition.after or 0, BIGINT_MAX),
         "items": [
             {"types": item.types, "tags": item.tags}
             for item in condition.fail_if_events_match.items

@@ -38,8 +38,10 @@ from app.domain import Query, ReadResult, read_marker
 from app.storage.sql.queries import matching_events
 from app.storage.sql.rows import event_from_row
 
-NO_BOUND = 2**63 - 1
-"""The cap of a read without ``before``: no position reaches it."""
+BIGINT_MAX = 2**63 - 1
+"""The largest value of a ``bigint``. Positions, limits and bounds beyond it are bound as it:
+no position reaches it, so a read after it finds nothing and one before it everything, as
+with the larger value (which asyncpg could not send)."""
 
 _DIALECT = make_url("postgresql+asyncpg://").get_dialect()()
 
@@ -88,10 +90,14 @@ def read_arguments(
     """The SQL of the read and its arguments (``limit + 1`` rows asked for, to tell
     ``has_more``)."""
     events_statement, params = matching_events(
-        query, after=after, upper=0, limit=limit + 1, backwards=backwards
+        query,
+        after=min(after, BIGINT_MAX),
+        upper=0,
+        limit=min(limit + 1, BIGINT_MAX),
+        backwards=backwards,
     )
     statement = read_statement(events_statement, backwards)
-    cap = NO_BOUND if before is None else before - 1
+    cap = BIGINT_MAX if before is None else min(before - 1, BIGINT_MAX)
     return statement.sql, statement.arguments(params, cap)
 
 
