@@ -37,10 +37,11 @@ before; a stale registry costs a second call, never a wrong answer. Checking aga
 that is no longer registered cannot happen either: deleting one bumps the version too.
 
 **Measured** A/B against `batch.py` through SQLAlchemy, interleaved in one run on a heavily
-loaded machine (docs/performance.md, "PostgreSQL on plain asyncpg"): one-event conditional
-appends over HTTP 1.40x at 16 connections (p99 158 -> 88 ms) and 1.15x at 64, which is 1.61x the
-`eventsourcing` peer's single appends at 16 (1.15x before); in process, 16 appenders at 0.17-0.19
-ms of CPU per append instead of 0.58-0.65.
+loaded machine, two runs (docs/performance.md, "PostgreSQL on plain asyncpg"): one-event
+conditional appends over HTTP 1.40x and 1.42x at 16 connections (p99 158 -> 88 ms, 183 -> 123
+ms), 1.15x and 1.42x at 64, which is 1.61x and 1.90x the `eventsourcing` peer's single appends at
+16 (1.15x and 1.34x before); in process, 16 appenders at 0.17-0.19 ms of CPU per append instead
+of 0.58-0.65.
 
 **Conditions** go to the function as JSON (``eventstore_first_match``: per item, the first
 position of its lead tag's index, or of each type's, past ``after``), the events as arrays of

@@ -18,9 +18,10 @@ read is committed, so the marker never runs ahead of what the read saw (`reads.p
 matching event the statement still returns one row: the head, and NULLs.
 
 Measured A/B against the two-statement read through SQLAlchemy, interleaved in one run on a
-heavily loaded machine (docs/performance.md, "PostgreSQL on plain asyncpg"): one-tag reads over
-HTTP 1.69x at one connection (p50 7.8 -> 4.1 ms) and 1.66x at 16; the server's CPU per read
-3.05 -> 1.73 ms; in process, 1.8-2.0 -> 0.6-1.0 ms of CPU per read.
+heavily loaded machine, two runs (docs/performance.md, "PostgreSQL on plain asyncpg"): one-tag
+reads over HTTP 1.69x and 2.21x at one connection (p50 7.8 -> 4.1 ms, 7.1 -> 2.5 ms), 1.66x and
+1.75x at 16; the server's CPU per read at one connection 3.05 -> 1.73 ms; in process, 1.8-2.0
+-> 0.6-1.0 ms of CPU per read.
 """
 
 from __future__ import annotations
