@@ -229,8 +229,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         10,
         ge=1,
-        description="PostgreSQL connections kept in the pool (as many again may be opened under "
-        "load).",
+        description="PostgreSQL connections per pool: reads and appends use a pool of up to this "
+        "many, opened as needed; the other operations a pool that keeps this many (as many again "
+        "may be opened under load).",
     )
     db_pool_timeout_seconds: float = Field(
         2.0,

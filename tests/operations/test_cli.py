@@ -61,8 +61,8 @@ def test_migrate_brings_a_new_store_to_the_latest_revision(tmp_path: Path) -> No
     behind = eventstore("migrate", "--status", "--database-url", url, check=False)
     assert behind.returncode == 1
     assert "revision (none)" in behind.stdout
-    assert "migrated from (empty) to 0002" in eventstore("migrate", "--database-url", url).stdout
-    assert "revision 0002 (current)" in eventstore("migrate", "--status", "-d", url).stdout
+    assert "migrated from (empty) to 0003" in eventstore("migrate", "--database-url", url).stdout
+    assert "revision 0003 (current)" in eventstore("migrate", "--status", "-d", url).stdout
     assert "already the latest" in eventstore("migrate", "--database-url", url).stdout
 
 

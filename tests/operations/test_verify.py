@@ -64,7 +64,7 @@ CORRUPTIONS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "an old schema": (
         ["UPDATE alembic_version SET version_num = '0001'"],
-        ["FAIL  migrations current", "revision 0001, this version's is 0002"],
+        ["FAIL  migrations current", "revision 0001, this version's is 0003"],
     ),
 }
 

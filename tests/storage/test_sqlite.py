@@ -67,7 +67,7 @@ async def test_the_schema_is_migrated_once_and_start_is_repeatable(db_path: Path
         await store.close()
     with sqlite3.connect(db_path) as probe:
         (version,) = probe.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_reads_go_on_while_another_process_holds_the_write_lock(

@@ -6,6 +6,9 @@ dialect half. Each operation is one transaction function run by the runner:
 - appends go through the group committer (`group_commit.py`), whose batches are decided by
   `decide_batch` (`batch.py`): engine -> queue -> batch -> runner;
 - reads are `read_events` (`reads.py`), over the statements of `queries.py`;
+- a runner may take over those two hot paths with its own driver (`HotPaths`): PostgreSQL reads
+  in one statement and decides each batch in one server-side function call
+  (`postgres_reads.py`, `postgres_append.py`), with the same answers;
 - snapshots are the functions of `snapshots.py`; discovery (types, tags, figures) those of
   `discovery.py`, read from counts every append maintains; schemas those of
   `schema_registry.py`.
@@ -27,6 +30,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from app.config import Settings
 from app.domain import (
@@ -49,6 +53,7 @@ from app.storage.idempotency import check_batch
 from app.storage.protocol import BatchStats
 from app.storage.signal import CommitSignal
 from app.storage.sql import discovery, schema_registry, snapshots
+from app.storage.sql.batch import AppendRequest, Outcome, decide_batch
 from app.storage.sql.group_commit import GroupCommitter
 from app.storage.sql.reads import read_events
 from app.storage.sql.rows import head_of
@@ -58,14 +63,27 @@ POLL_SECONDS = 1.0
 """How often a waiting reader looks for commits made by other processes."""
 
 
+@runtime_checkable
+class HotPaths(Protocol):
+    """What a runner implements to serve reads and append batches on its own driver; each gives
+    exactly the answers of `read_events` and `decide_batch` run by the runner."""
+
+    async def read_events(
+        self, query: Query, *, after: int, before: int | None, limit: int, backwards: bool
+    ) -> ReadResult: ...
+
+    async def decide_batch(self, batch: list[AppendRequest], now: datetime) -> list[Outcome]: ...
+
+
 class SqlEngine:
     """`EventStorageEngine` over a `TransactionRunner`."""
 
     def __init__(self, runner: TransactionRunner, settings: Settings) -> None:
         self._runner = runner
+        self._hot = runner if isinstance(runner, HotPaths) else None
         self._signal = CommitSignal()
         self._committer = GroupCommitter(
-            runner,
+            self._hot.decide_batch if self._hot is not None else self._decide_batch,
             committed=self._committed_here,
             max_queued=settings.append_queue_size,
             max_batch_requests=settings.append_batch_max_requests,
@@ -110,6 +128,9 @@ class SqlEngine:
         if position is None or position > self._signal.head:
             self._signal.poke()
 
+    async def _decide_batch(self, batch: list[AppendRequest], now: datetime) -> list[Outcome]:
+        return await self._runner.write(partial(decide_batch, batch=batch, now=now))
+
     async def ping(self) -> None:
         await self.head()
 
@@ -131,6 +152,10 @@ class SqlEngine:
         limit: int,
         backwards: bool = False,
     ) -> ReadResult:
+        if self._hot is not None:
+            return await self._hot.read_events(
+                query, after=after, before=before, limit=limit, backwards=backwards
+            )
         return await self._runner.read(
             partial(
                 read_events,

@@ -1,9 +1,11 @@
 """Group commit: one writer task turns the appends waiting at a moment into one transaction.
 
 The write path is straight: `SqlEngine.append` queues the request here; the writer task takes
-what is queued as a batch, runs `decide_batch` (`batch.py`) in one write transaction of the
-runner, answers every request from its outcome, and tells the engine the last position it
-committed. Why group commit, and what every answer means: docs/design.md, "Group commit".
+what is queued as a batch, has it decided and stored at once (``decide``: `decide_batch`,
+`batch.py`, in one write transaction of the runner; on PostgreSQL one call of a server-side
+function, `postgres_append.py`), answers every request from its outcome, and tells the
+engine the last position it committed. Why group commit, and what every answer means:
+docs/design.md, "Group commit".
 
 - No timer: a batch is whatever queued while the previous one was being committed.
 - A request's own refusal (a failed condition, a reused id) is its outcome and never fails its
@@ -27,16 +29,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 from app.domain import AppendCondition, AppendResult, EventInput
 from app.errors import EventIdReused, StorageUnavailable, WriteRefused
 from app.storage.protocol import BatchStats
-from app.storage.sql.batch import AppendRequest, Outcome, decide_batch
-from app.storage.sql.runner import TransactionRunner
+from app.storage.sql.batch import AppendRequest, Outcome
+
+DecideBatch = Callable[[list[AppendRequest], datetime], Awaitable[list[Outcome]]]
+"""Decides and stores a batch at once: one outcome per request, in order; raises a domain
+error when the whole batch failed (`runner.py`)."""
 
 
 @dataclass(slots=True)
@@ -48,7 +52,7 @@ class _Waiting:
 class GroupCommitter:
     def __init__(
         self,
-        runner: TransactionRunner,
+        decide: DecideBatch,
         *,
         committed: Callable[[int], None],
         max_queued: int,
@@ -57,7 +61,7 @@ class GroupCommitter:
     ) -> None:
         """``committed(position)`` is called after each commit that stored events, with the
         last position it stored, once every writer lock is released."""
-        self._runner = runner
+        self._decide_batch = decide
         self._committed = committed
         self._max_batch_requests = max_batch_requests
         self._max_batch_events = max_batch_events
@@ -134,9 +138,8 @@ class GroupCommitter:
     async def _decide(self, requests: list[AppendRequest]) -> list[Outcome]:
         """The outcomes of ``requests``, decided and stored in one transaction; or, when the
         database refuses that transaction's rows, in one transaction each."""
-        work = partial(decide_batch, batch=requests, now=datetime.now(UTC))
         try:
-            return await self._runner.write(work)
+            return await self._decide_batch(requests, datetime.now(UTC))
         except (WriteRefused, EventIdReused) as refused:
             if len(requests) == 1:
                 return [refused]

@@ -26,6 +26,11 @@ abandonment, decided under a lock, for the runner whose transactions run in a th
 - Everything else the database or the connection raises (locked, gone, timed out, the pool
   exhausted) is `StorageUnavailable`: retry later. That includes the ``TimeoutError`` of
   asyncpg's command timeout, which SQLAlchemy passes on untranslated (it is an ``OSError``).
+- The same holds for asyncpg's own errors, raised on the PostgreSQL hot paths that run on plain
+  asyncpg (`postgres_reads.py`, `postgres_append.py`): a unique violation of ``uq_events_id`` is
+  `EventIdReused`, another integrity violation or a value refused (SQLSTATE class 22) is
+  `WriteRefused`, and any other error of the server, the connection or the pool is
+  `StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -166,6 +172,13 @@ def is_event_id_violation(error: IntegrityError) -> bool:
 def storage_error(error: Exception, database: str) -> EventStoreError | None:
     """The domain error that ``error``, raised by ``database``'s driver or connection pool,
     stands for; None for an error that is not the database's (a bug, to be raised as it is)."""
+    if isinstance(error, asyncpg.PostgresError):
+        return _asyncpg_error(error, database)
+    # The connection (gone, or left busy); but a value asyncpg could not encode is a bug.
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError) and not isinstance(
+        error, asyncpg.exceptions._base.DataError
+    ):
+        return StorageUnavailable(f"{database}: {error}")
     if isinstance(error, IntegrityError):
         if is_event_id_violation(error):
             return EventIdReused("an event id of this request is already stored")
@@ -175,6 +188,18 @@ def storage_error(error: Exception, database: str) -> EventStoreError | None:
     if isinstance(error, DBAPIError | PoolTimeout | sqlite3.Error | OSError):
         return StorageUnavailable(f"{database}: {error}")
     return None
+
+
+def _asyncpg_error(error: asyncpg.PostgresError, database: str) -> EventStoreError:
+    if isinstance(error, asyncpg.UniqueViolationError):
+        if error.constraint_name == EVENT_ID_CONSTRAINT:
+            return EventIdReused("an event id of this request is already stored")
+        return WriteRefused(f"{database} refused the rows: {error}")
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return WriteRefused(f"{database} refused the rows: {error}")
+    if isinstance(error, asyncpg.exceptions.DataError):  # SQLSTATE class 22
+        return WriteRefused(f"{database} refused a value: {error}")
+    return StorageUnavailable(f"{database}: {error}")
 
 
 @contextmanager
