@@ -208,7 +208,8 @@ class Supervisor:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the tokens reloader takes it
             self._selector.close()
             for process in self._processes.values():
-                os.close(process.ready_pipe)
+                if process.ready_pipe >= 0:
+                    os.close(process.ready_pipe)
             for position, sock in enumerate(self._sockets):
                 if position != index:
                     sock.close()

@@ -27,17 +27,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def workers_env(database: str, **settings: str) -> dict[str, str]:
-    return settings_env(
-        database,
-        workers="2",
-        api_tokens=json.dumps(TOKENS),
-        max_streams_per_token=str(STREAMS_PER_TOKEN),
-        append_rate_per_token="0.001",
-        append_burst_per_token=str(APPEND_BURST),
-        heartbeat_seconds="0.2",
-        shutdown_grace_seconds="2",
-        **settings,
-    )
+    """Two workers on ``database``, the tokens, small limits; ``settings`` override them."""
+    defaults = {
+        "workers": "2",
+        "api_tokens": json.dumps(TOKENS),
+        "max_streams_per_token": str(STREAMS_PER_TOKEN),
+        "append_rate_per_token": "0.001",
+        "append_burst_per_token": str(APPEND_BURST),
+        "heartbeat_seconds": "0.2",
+        "shutdown_grace_seconds": "2",
+    }
+    return settings_env(database, **{**defaults, **settings})
 
 
 @pytest.fixture
