@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -81,11 +82,25 @@ class Connection:
 
     _open: ClassVar[list[Connection]] = []
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, sock: socket.socket | None = None) -> None:
         self.port = port
-        self.sock = socket.create_connection((HOST, port), timeout=30)
+        self.sock = socket.create_connection((HOST, port), timeout=30) if sock is None else sock
         self._buffer = b""
         Connection._open.append(self)
+
+    @classmethod
+    def at_once(cls, port: int, count: int) -> list[Connection]:
+        """``count`` connections opened together (every SYN sent before any is accepted), as
+        a client pool does when it starts."""
+        sockets = [socket.socket() for _ in range(count)]
+        for sock in sockets:
+            sock.setblocking(False)
+            sock.connect_ex((HOST, port))
+        _, writable, _ = select.select([], sockets, [], 30)
+        assert len(writable) == count, f"{len(writable)} of {count} connected"
+        for sock in sockets:
+            sock.settimeout(30)
+        return [cls(port, sock) for sock in sockets]
 
     @classmethod
     def close_all(cls) -> None:

@@ -52,7 +52,7 @@ def test_connections_opened_at_once_are_spread_over_both_workers(
     service: ServiceProcess, count: int
 ) -> None:
     pids = worker_pids(service.pid)
-    connections = [Connection(service.port) for _ in range(count)]
+    connections = Connection.at_once(service.port, count)
     try:
         for connection in connections:
             connection.send("GET", "/healthz")
@@ -62,8 +62,10 @@ def test_connections_opened_at_once_are_spread_over_both_workers(
     finally:
         for connection in connections:
             connection.close()
+    # SO_REUSEPORT spreads them by a hash, like coin flips: with 64, fewer than 16 on one side
+    # has odds of about 1 in 25,000. One shared socket gave 58/6, 53/11 and 51/13 in 7 trials.
     assert set(held) == set(pids), held
-    assert min(held.values()) >= count // 8, held
+    assert min(held.values()) >= (count // 4 if count >= 64 else 1), held
 
 
 def test_a_ticket_from_one_worker_opens_a_stream_on_the_other(service: ServiceProcess) -> None:
