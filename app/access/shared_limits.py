@@ -19,8 +19,10 @@ Deliberate choices:
   few. Each process remembers where each name's row is. If the table were ever full (more than
   `ROWS` - 1 names over the service's life), further names share its first row, and so share
   one bucket and one stream count: stricter, never looser.
-- Cost, counted with callgrind (``scripts/limits_cost.py``): see docs/design.md, "Several
-  processes per host".
+- Cost, counted with callgrind (``python -m bench.per_request``): an append's rate check
+  12,700 instructions, against 4,200 for the in-process bucket of a single process (the two
+  ``fcntl`` calls and the packing); opening and closing a stream 29,700 against 6,200 (the
+  total is summed over the workers' columns). A few microseconds per append.
 """
 
 from __future__ import annotations

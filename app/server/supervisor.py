@@ -9,10 +9,11 @@ Deliberate choices:
 - **One listening socket per worker, with ``SO_REUSEPORT``**, so that the kernel spreads new
   connections over the workers by a hash of their addresses. With one socket shared by every
   worker, whichever worker's event loop wakes first accepts what is queued: against an idle
-  service, connections opened at once often all went to one worker. Measured with two
-  processes, seven trials each, connections opened at once against an idle server (the larger
-  share, median and worst): shared socket, 16 connections: 15 (worst 16/0, in 3 trials of 7);
-  64: 41 (worst 55/9); ``SO_REUSEPORT``, 16: 10 (worst 11/5); 64: 35 (worst 39/25).
+  service, connections opened at once often nearly all went to one worker. Measured against
+  the service with two workers, idle after start, connections opened at once, seven trials (the
+  split): one shared socket, 16 connections: 14/2 in five trials; 64: 58/6 at worst, 51/13 or
+  worse in three. One socket each: 16: 11/5 at worst; 64: 38/26 at worst (docs/design.md,
+  "Several processes per host").
   The supervisor makes the sockets (the first one picks the port when ``EVENTSTORE_PORT`` is
   0) and keeps them: a worker that is replaced takes over its predecessor's socket, so the
   connections queued on it are not lost.
