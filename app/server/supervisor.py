@@ -25,9 +25,13 @@ Deliberate choices:
   limits table (`app.access.shared_limits`) and the metrics directory (`app.api.metrics`),
   which the supervisor makes and removes. Each worker has its own database connections (its
   pool, its writer) and its own connection cap (`app.server.limits`: files are per process).
-- **Start-up**: each worker says when it accepts connections. One that exits before that
-  (its reason is its own last log line) stops the service: every other worker is stopped and
-  the supervisor exits 3, as uvicorn does when its application fails to start.
+- **Start-up**: the first worker starts alone, and the others once it accepts connections: it
+  creates or migrates the schema, and on SQLite turns a new file to WAL, which two processes
+  doing at once refused with "database is locked" (seen in a run of the tests here). The others
+  then find the schema current, and start together. Each worker says when it accepts
+  connections (a byte on a pipe). One that exits before that (its reason is its own last log
+  lines) stops the service: every other worker is stopped and the supervisor exits 3, as
+  uvicorn does when its application fails to start.
 - **A worker that dies later is replaced**, and the reason logged: the others serve on, and a
   crash (the out-of-memory killer, a bug) costs only that worker's connections. The streams it
   held are cleared from the limits table first. A replacement that fails to start stops the
@@ -136,6 +140,7 @@ class Supervisor:
         self._count = workers
         self._processes: dict[int, _Process] = {}  # by pid
         self._signals: list[int] = []
+        self._waiting: list[int] = []  # workers to start once the first accepts connections
         self._selector = selectors.DefaultSelector()
 
     def run(self) -> int:
@@ -170,8 +175,8 @@ class Supervisor:
         self._signals.append(number)
 
     def _serve(self, wake_read: int) -> int:
-        for index in range(self._count):
-            self._start(index)
+        self._start(0)  # alone: see the module docstring
+        self._waiting = list(range(1, self._count))
         while True:
             for key, _ in self._selector.select():
                 if key.fd == wake_read:
@@ -251,6 +256,9 @@ class Supervisor:
         process.ready_pipe = -1
         if said:
             process.ready = True
+            waiting, self._waiting = self._waiting, []
+            for index in waiting:
+                self._start(index)
             if all(p.ready for p in self._processes.values()):
                 logger.info("%d workers accept connections", len(self._processes))
 

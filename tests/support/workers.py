@@ -22,6 +22,7 @@ def worker_pids(supervisor: int) -> list[int]:
 
 
 def wait_for_workers(supervisor: int, count: int, *, seconds: float = 20.0) -> list[int]:
+    """The supervisor's ``count`` worker processes, once it runs that many."""
     deadline = time.monotonic() + seconds
     while True:
         pids = worker_pids(supervisor)
@@ -29,6 +30,14 @@ def wait_for_workers(supervisor: int, count: int, *, seconds: float = 20.0) -> l
             return pids
         assert time.monotonic() < deadline, f"workers: {pids}, not {count}"
         time.sleep(0.05)
+
+
+def serving_workers(supervisor: int, port: int, count: int) -> list[int]:
+    """The supervisor's ``count`` workers, once each has answered a request."""
+    pids = wait_for_workers(supervisor, count)
+    for pid in pids:
+        connection_to(port, pid, pids).close()
+    return pids
 
 
 def _socket_inodes(pid: int) -> set[int]:
@@ -43,27 +52,22 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _inode_of(server_port: int, client_port: int) -> int | None:
-    """The inode of the server side of the TCP connection from ``client_port``."""
+def owners(server_port: int, client_ports: list[int], pids: list[int]) -> list[int | None]:
+    """The process among ``pids`` that holds the server side of the connection from each of
+    ``client_ports`` (None: none of them)."""
+    inodes: dict[int, int] = {}  # client port -> inode of the server's side
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == server_port and (
-            int(remote.split(":")[1], 16) == client_port
-        ):
-            return int(fields[9])
-    return None
+        local, remote, inode = fields[1], fields[2], int(fields[9])
+        if inode and int(local.split(":")[1], 16) == server_port:
+            inodes[int(remote.split(":")[1], 16)] = inode
+    holders = {inode: pid for pid in pids for inode in _socket_inodes(pid)}
+    return [holders.get(inodes.get(port, -1)) for port in client_ports]
 
 
 def owner(server_port: int, client_port: int, pids: list[int]) -> int | None:
     """The process among ``pids`` that holds the connection from ``client_port``."""
-    inode = _inode_of(server_port, client_port)
-    if inode is None:
-        return None
-    for pid in pids:
-        if inode in _socket_inodes(pid):
-            return pid
-    return None
+    return owners(server_port, [client_port], pids)[0]
 
 
 @dataclass

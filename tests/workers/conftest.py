@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.engines import SQL_ENGINES, database_url
 from tests.support.live_server import ServiceProcess, service_process, settings_env
-from tests.support.workers import Connection, wait_for_workers
+from tests.support.workers import Connection, serving_workers
 
 READER = "reader-secret"
 WRITER = "writer-secret"
@@ -43,7 +43,7 @@ def workers_env(database: str, **settings: str) -> dict[str, str]:
 @pytest.fixture
 def service(database: str) -> Iterator[ServiceProcess]:
     with service_process("app", workers_env(database), inherit_settings=False) as running:
-        wait_for_workers(running.pid, 2)
+        serving_workers(running.pid, running.port, 2)
         yield running
 
 

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from app.access.tokens import Scope, token_line
 from tests.support.live_server import HOST, free_port, refused_start, service_process
-from tests.support.workers import Connection, connection_to, wait_for_workers, worker_pids
+from tests.support.workers import (
+    Connection,
+    connection_to,
+    serving_workers,
+    worker_pids,
+)
 from tests.workers.conftest import STREAMS_PER_TOKEN, workers_env
 from tests.workers.test_workers import bearer, open_stream, pair
 
@@ -36,7 +41,7 @@ def until_closed(connection: Connection, seconds: float) -> bytes:
 
 def test_sigterm_stops_every_worker_cleanly_within_the_grace(tmp_path: Path) -> None:
     with service_process("app", workers_env(sqlite(tmp_path)), inherit_settings=False) as service:
-        wait_for_workers(service.pid, 2)
+        serving_workers(service.pid, service.port, 2)
         first, second = pair(service)
         assert open_stream(first) == 200
         assert open_stream(second) == 200
@@ -57,7 +62,7 @@ def test_sigterm_stops_every_worker_cleanly_within_the_grace(tmp_path: Path) -> 
 
 def test_a_worker_killed_is_replaced_and_its_streams_released(tmp_path: Path) -> None:
     with service_process("app", workers_env(sqlite(tmp_path)), inherit_settings=False) as service:
-        victim, survivor = wait_for_workers(service.pid, 2)
+        victim, survivor = serving_workers(service.pid, service.port, 2)
         pids = [victim, survivor]
         for _ in range(STREAMS_PER_TOKEN):
             assert open_stream(connection_to(service.port, victim, pids)) == 200
@@ -67,7 +72,7 @@ def test_a_worker_killed_is_replaced_and_its_streams_released(tmp_path: Path) ->
         while (replaced := worker_pids(service.pid)) == [survivor] or victim in replaced:
             assert time.monotonic() < deadline, "no worker took the dead one's place"
             time.sleep(0.05)
-        replaced = wait_for_workers(service.pid, 2)
+        replaced = serving_workers(service.pid, service.port, 2)
         newcomer = next(pid for pid in replaced if pid != survivor)
         for pid in (survivor, newcomer):
             assert open_stream(connection_to(service.port, pid, replaced)) == 200
@@ -99,7 +104,7 @@ def test_sighup_reloads_the_tokens_of_every_worker(tmp_path: Path) -> None:
     env = workers_env(sqlite(tmp_path), api_tokens_file=str(tokens), api_tokens_reload_seconds="0")
     env["EVENTSTORE_API_TOKENS"] = "{}"
     with service_process("app", env, inherit_settings=False) as service:
-        wait_for_workers(service.pid, 2)
+        serving_workers(service.pid, service.port, 2)
         tokens.write_text(token_line("new", "new-s3cret", [Scope.READ]) + "\n")
         service.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10

@@ -16,7 +16,7 @@ import pytest
 from tests.support.engines import SQL_ENGINES, database_url
 from tests.support.live_server import ServiceProcess, service_process
 from tests.support.raw_http import build_request, read_response
-from tests.support.workers import HOST, owner, wait_for_workers, worker_pids
+from tests.support.workers import HOST, owners, serving_workers, worker_pids
 from tests.workers.conftest import WRITER, workers_env
 
 RACERS = {"sqlite": 40, "postgres": 200}
@@ -51,13 +51,11 @@ async def race(service: ServiceProcess, racers: int) -> tuple[Counter[int], Coun
 
     try:
         await asyncio.gather(*(ask(racer, "/healthz", None) for racer in range(racers)))
-        served = Counter(
-            owner(service.port, writer.get_extra_info("sockname")[1], pids)
-            for _, writer in connections
-        )
         statuses = await asyncio.gather(
             *(ask(racer, "/v1/events", decision(racer)) for racer in range(racers))
         )
+        ports = [writer.get_extra_info("sockname")[1] for _, writer in connections]
+        served = Counter(owners(service.port, ports, pids))
     finally:
         for _, writer in connections:
             writer.close()
@@ -72,7 +70,7 @@ def racing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ser
     env = workers_env(database, append_rate_per_token="")
     del env["EVENTSTORE_APPEND_RATE_PER_TOKEN"]
     with service_process("app", env, inherit_settings=False) as service:
-        wait_for_workers(service.pid, 2)
+        serving_workers(service.pid, service.port, 2)
         yield service, RACERS[engine]
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from tests.support.live_server import ServiceProcess
-from tests.support.workers import Connection, connection_to, owner, worker_pids
+from tests.support.workers import Connection, connection_to, owners, worker_pids
 from tests.workers.conftest import APPEND_BURST, READER, STREAMS_PER_TOKEN, WRITER
 
 STREAM = "/v1/events/stream"
@@ -58,7 +58,7 @@ def test_connections_opened_at_once_are_spread_over_both_workers(
             connection.send("GET", "/healthz")
         for connection in connections:
             assert connection.head()[0] == 200
-        held = Counter(owner(service.port, c.client_port, pids) for c in connections)
+        held = Counter(owners(service.port, [c.client_port for c in connections], pids))
     finally:
         for connection in connections:
             connection.close()
