@@ -36,6 +36,9 @@ Deliberate choices:
   crash (the out-of-memory killer, a bug) costs only that worker's connections. The streams it
   held are cleared from the limits table first. A replacement that fails to start stops the
   service as above, so a fault that kills every worker does not loop forever.
+- **A supervisor killed** (SIGKILL: it cannot act) takes its workers with it: each asked the
+  kernel at its start for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), and so shuts
+  down gracefully rather than serving on, orphaned, on the address.
 - **Signals**: SIGTERM or SIGINT stops accepting, forwards SIGTERM to every worker, which shuts
   down gracefully within ``EVENTSTORE_SHUTDOWN_GRACE_SECONDS`` as a single process does; one
   still running `KILL_AFTER_SECONDS` after the grace is killed. The supervisor exits 0 when every
@@ -45,6 +48,7 @@ Deliberate choices:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -207,11 +211,13 @@ class Supervisor:
     def _become_worker(self, index: int, ready_write: int) -> None:
         """In the forked process: serve, then exit without returning to the supervisor's code."""
         status = 1
+        supervisor = os.getppid()
         try:
             signal.set_wakeup_fd(-1)
             for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                 signal.signal(number, signal.SIG_DFL)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the tokens reloader takes it
+            _stop_with(supervisor)
             self._selector.close()
             for process in self._processes.values():
                 if process.ready_pipe >= 0:
@@ -326,6 +332,19 @@ class Supervisor:
                 logger.error("worker %d stopped with %s", stopped.index, _describe_status(status))
                 clean = False
         return 0 if clean else 1
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with(supervisor: int) -> None:
+    """Have the kernel send this worker SIGTERM when the supervisor dies (killed with SIGKILL,
+    it cannot stop its workers itself), so that no worker is left serving on its own."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("this worker will not stop by itself if the supervisor is killed")
+    if os.getppid() != supervisor:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _signal(pid: int, number: int) -> None:

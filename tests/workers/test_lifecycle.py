@@ -81,6 +81,17 @@ def test_a_worker_killed_is_replaced_and_its_streams_released(tmp_path: Path) ->
     assert f"(pid {victim}) died (killed by SIGKILL)" in output
 
 
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    with service_process("app", workers_env(sqlite(tmp_path)), inherit_settings=False) as service:
+        pids = serving_workers(service.pid, service.port, 2)
+        service.process.kill()
+        service.process.wait()
+        deadline = time.monotonic() + GRACE + 5
+        while alive := [pid for pid in pids if Path(f"/proc/{pid}").exists()]:
+            assert time.monotonic() < deadline, f"workers {alive} still run without a supervisor"
+            time.sleep(0.05)
+
+
 def test_a_worker_that_cannot_start_stops_the_service() -> None:
     unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
     env = {name: value for name, value in os.environ.items() if not name.startswith("EVENTSTORE_")}
