@@ -14,6 +14,7 @@ import gc
 import json
 import logging
 import re
+import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -23,9 +24,11 @@ from sqlalchemy.engine import make_url
 from app import logs
 from app.access.control import AccessControl
 from app.access.tokens import TokenConfigError
+from app.api.metrics import use_multiprocess_files
 from app.config import Settings
 from app.main import ShutdownNotice, create_app
 from app.server.serve import serve
+from app.server.supervisor import Supervisor, Worker
 
 logger = logging.getLogger("app")
 
@@ -115,16 +118,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"python -m app: invalid tokens: {exc}") from exc
     # Our own loggers at the configured level; libraries' chatter (alembic's INFO) stays quiet.
     logs.configure(settings.log_format, settings.log_level)
+    workers = settings.worker_processes
     logger.info(
-        "event store on http://%s:%d, database %s",
+        "event store on http://%s:%d, database %s, %s",
         settings.host,
         settings.port,
         mask_password(settings.database_url),
+        "one process" if workers == 1 else f"{workers} worker processes",
     )
     tune_garbage_collector()
+    if workers == 1:
+        shutdown = ShutdownNotice()
+        app = create_app(settings, shutdown=shutdown, reload_on_hangup=True)
+        serve(app, settings, on_shutdown=shutdown)
+    else:
+        sys.exit(Supervisor(settings, serve_worker, workers=workers).run())
+
+
+def serve_worker(worker: Worker) -> None:
+    """One worker among several (in its own process, forked by the supervisor)."""
+    use_multiprocess_files(worker.metrics_directory)
     shutdown = ShutdownNotice()
-    app = create_app(settings, shutdown=shutdown, reload_on_hangup=True)
-    serve(app, settings, on_shutdown=shutdown)
+    app = create_app(
+        worker.settings,
+        shutdown=shutdown,
+        reload_on_hangup=True,
+        shared_limits=worker.limits,
+        metrics_directory=worker.metrics_directory,
+    )
+    serve(app, worker.settings, on_shutdown=shutdown, sock=worker.sock, on_started=worker.ready)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///eventstore.db"
+MAX_WORKERS = 128
+"""Most worker processes (the shared limits table has a column for each)."""
+
+
+def is_in_memory(database_url: str) -> bool:
+    return database_url.startswith("memory:")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which containers and ``taskset`` set)."""
+    return len(os.sched_getaffinity(0))
 
 
 class Settings(BaseSettings):
@@ -27,6 +39,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `python -m app` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `python -m app` listens on.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_WORKERS,
+        description="Worker processes `python -m app` serves with, each on one event loop, "
+        "behind one supervisor; 1: one process, no supervisor. By default as many as the CPUs "
+        "this process may run on, and 1 with `memory://` (whose events live in one process: "
+        "more than 1 is refused with it).",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info",
         description="`critical`, `error`, `warning`, `info` (with a line per request) or "
@@ -262,6 +283,24 @@ class Settings(BaseSettings):
         le=60,
         description="/readyz answers 503 when the database does not answer within this long.",
     )
+
+    @field_validator("workers")
+    @classmethod
+    def _one_process_in_memory(cls, workers: int | None, info: ValidationInfo) -> int | None:
+        if workers is not None and workers > 1 and is_in_memory(info.data.get("database_url", "")):
+            raise ValueError(
+                "memory:// keeps the events in one process: it is served by one worker only"
+            )
+        return workers
+
+    @property
+    def worker_processes(self) -> int:
+        """How many worker processes serve: ``workers``, or its default (see its description)."""
+        if self.workers is not None:
+            return self.workers
+        if is_in_memory(self.database_url):
+            return 1
+        return min(usable_cpus(), MAX_WORKERS)
 
     @field_validator("cors_origins")
     @classmethod

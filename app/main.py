@@ -33,23 +33,26 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app.access.control import AccessControl
+from app.access.control import AccessControl, SharedLimits
 from app.access.reload import TokenReloader
 from app.api import access_log
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.cors import install_cors
 from app.api.encoding import event_json
-from app.api.metrics import ApiMetrics, MetricsMiddleware
+from app.api.metrics import BATCH_SYNC_SECONDS, ApiMetrics, MetricsMiddleware
 from app.api.openapi import EventStoreApi
 from app.api.problems import install_problem_handlers
 from app.api.request_limits import Limits
@@ -147,18 +150,21 @@ def create_app(
     build_store: Callable[[Settings], EventStorageEngine] = build_engine,
     shutdown: ShutdownNotice | None = None,
     reload_on_hangup: bool = False,
+    shared_limits: SharedLimits | None = None,
+    metrics_directory: Path | None = None,
 ) -> FastAPI:
     """The service for ``settings`` (the environment's by default). ``build_store`` makes its
     storage engine in the lifespan (tests hand in engines of their own); ``shutdown`` is how
     the server will say that it shuts down; ``reload_on_hangup``: SIGHUP reloads the tokens
-    (for the server's process, not for tests)."""
+    (for the server's process, not for tests). A worker among several (`app.server.supervisor`)
+    gives the limits table and the metrics directory it shares with the others."""
     settings = settings if settings is not None else Settings()
     limits = Limits.of(settings)
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(multiprocess_directory=metrics_directory)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[ServiceState]:
-        access = AccessControl.from_settings(settings)
+        access = AccessControl.from_settings(settings, shared=shared_limits)
         announce_access(access, settings)
         metrics.watch_streams(access.streams)
         reloader = TokenReloader(access, settings)
@@ -184,6 +190,11 @@ def create_app(
                 store.drain(deadline)
 
             forget = shutdown.listen(drain) if shutdown is not None else None
+            syncing = (
+                asyncio.create_task(_sync_batches(metrics))
+                if metrics_directory is not None
+                else None
+            )
             try:
                 yield ServiceState(
                     settings=settings,
@@ -196,6 +207,11 @@ def create_app(
             finally:
                 if forget is not None:
                     forget()
+                if syncing is not None:
+                    syncing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await syncing
+                    metrics.sync_batches()
                 await tail.close()
         finally:
             await reloader.close()
@@ -230,6 +246,12 @@ def create_app(
     app.include_router(tickets.router)
     app.include_router(ops.router)
     return app
+
+
+async def _sync_batches(metrics: ApiMetrics) -> None:
+    while True:
+        await asyncio.sleep(BATCH_SYNC_SECONDS)
+        metrics.sync_batches()
 
 
 def __getattr__(name: str) -> Any:

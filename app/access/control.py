@@ -12,12 +12,21 @@ Deliberate choices:
   from the token's rate (`AppendRate`, 429 when over).
 - ``/metrics`` needs the ``metrics`` scope unless ``EVENTSTORE_METRICS_PUBLIC`` is set.
 - Built at start-up (`from_settings` reads the tokens file), kept in the service's state
-  (`app.api.state`).
+  (`app.api.state`). A worker among several counts streams and appends in the table it shares
+  with the others (`app.access.shared_limits`), so that the limits hold for the whole service.
 """
 
 from __future__ import annotations
 
-from app.access.limits import AppendRate, StreamSlots
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.access.limits import AppendRate, Slot, StreamSlots
+from app.access.shared_limits import (
+    SharedAppendRate,
+    SharedLimitsTable,
+    SharedStreamSlots,
+)
 from app.access.tickets import TicketIssuer
 from app.access.tokens import ANONYMOUS, Principal, Scope, TokenRegistry
 from app.config import Settings
@@ -26,14 +35,36 @@ from app.errors import Forbidden, Unauthorized
 _BEARER = "bearer"
 
 
+class Streams(Protocol):
+    total: int
+    per_token: int
+
+    @property
+    def open_streams(self) -> int: ...
+
+    def acquire(self, principal: Principal) -> Slot: ...
+
+
+class Appends(Protocol):
+    def take(self, principal: Principal) -> None: ...
+
+
+@dataclass(frozen=True)
+class SharedLimits:
+    """Where a worker among several keeps its limits: the table, and its column in it."""
+
+    table: SharedLimitsTable
+    worker: int
+
+
 class AccessControl:
     def __init__(
         self,
         registry: TokenRegistry,
         tickets: TicketIssuer,
-        streams: StreamSlots,
+        streams: Streams,
         *,
-        append_rate: AppendRate | None = None,
+        append_rate: Appends | None = None,
         metrics_public: bool = False,
     ) -> None:
         self.registry = registry
@@ -43,8 +74,11 @@ class AccessControl:
         self.metrics_public = metrics_public
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AccessControl:
-        """Raises `TokenConfigError` for a tokens configuration that cannot be used."""
+    def from_settings(
+        cls, settings: Settings, *, shared: SharedLimits | None = None
+    ) -> AccessControl:
+        """Raises `TokenConfigError` for a tokens configuration that cannot be used. With
+        ``shared``, the limits are counted for the whole service there."""
         registry = TokenRegistry.load(settings.api_tokens, settings.api_tokens_file)
         secret = settings.stream_ticket_secret
         tickets = TicketIssuer(
@@ -52,9 +86,18 @@ class AccessControl:
             lifetime_seconds=settings.stream_ticket_seconds,
             secret=secret.get_secret_value() if secret is not None else None,
         )
-        streams = StreamSlots(total=settings.max_streams, per_token=settings.max_streams_per_token)
-        rate = settings.append_rate_per_token
-        append_rate = AppendRate(rate=rate, burst=settings.append_burst_per_token) if rate else None
+        total, per_token = settings.max_streams, settings.max_streams_per_token
+        rate, burst = settings.append_rate_per_token, settings.append_burst_per_token
+        streams: Streams
+        append_rate: Appends | None
+        if shared is None:
+            streams = StreamSlots(total=total, per_token=per_token)
+            append_rate = AppendRate(rate=rate, burst=burst) if rate else None
+        else:
+            streams = SharedStreamSlots(
+                shared.table, shared.worker, total=total, per_token=per_token
+            )
+            append_rate = SharedAppendRate(shared.table, rate=rate, burst=burst) if rate else None
         return cls(
             registry,
             tickets,

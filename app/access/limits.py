@@ -4,6 +4,7 @@ Deliberate choices:
 
 - Counted in the process, like the streams themselves: with several instances, each enforces
   its own limits (a balancer spreading clients evenly multiplies them by the instance count).
+  The worker processes of one service share theirs (`app.access.shared_limits`).
 - Streams are counted from the moment the request is accepted to the moment its response ends,
   however it ends. The total limit holds in the open mode too (every stream is ``anonymous``'s
   there); the per-token limit only for tokens.
@@ -19,12 +20,20 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from app.access.tokens import ANONYMOUS, Principal
 from app.errors import TooManyRequests
 
 STREAM_RETRY_AFTER_SECONDS = 5
 """Streams end when their clients go; nothing says when. A few seconds is a fair guess."""
+
+
+class Slot(Protocol):
+    """One open stream's hold on the limits."""
+
+    def release(self) -> None:
+        """Give the slot back; idempotent."""
 
 
 class StreamSlots:

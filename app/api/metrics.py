@@ -16,12 +16,28 @@ Deliberate choices:
   of access (401, 403, 429) are counted by status like every answer.
 - Group commit (SQL engines) is read at scrape time from the engine's own counters: batches
   committed and the appends they held (their ratio is the mean batch size), and the largest.
+- **Several worker processes** (`app.server.supervisor`): prometheus_client's multiprocess mode,
+  the library's own way. Each worker's values live in memory-mapped files of a directory the
+  supervisor makes (and removes), and a scrape, served by any worker, sums every worker's files,
+  the dead ones' included, so counters and histograms never go back. What is read at scrape
+  time cannot be read from other processes, so in this mode open streams come from the shared
+  limits table (`app.access.shared_limits`), the whole service's; and each worker copies its
+  group-commit counters into counters of the multiprocess kind every
+  `BATCH_SYNC_SECONDS` (the largest batch: the most of any worker), so they are the whole
+  service's up to that lag.
+- **Cheap per request.** The middleware keeps the labelled children of the request counter and
+  the latency histogram per (method, route, status) in a dict of its own, instead of asking
+  ``labels()`` (argument checks and a lock) on every request. Measured with callgrind: see
+  docs/design.md, "Several processes per host".
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,11 +47,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.access.limits import StreamSlots
 from app.api.problems import HTTP_METHODS
 from app.domain import AppendResult
 from app.storage.protocol import BatchStats
@@ -44,12 +61,30 @@ UNMATCHED_ROUTE = "<unmatched>"
 LONG_LIVED_ROUTES = frozenset({"/v1/events/stream"})
 """Counted, but kept out of the latency histogram: a stream lasts as long as its client."""
 _KNOWN_METHODS = frozenset(HTTP_METHODS)
+BATCH_SYNC_SECONDS = 1.0
+"""How often a worker of several copies its group-commit counters to the shared metrics."""
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's variable naming the directory of the multiprocess mode."""
+
+
+class OpenStreams(Protocol):
+    @property
+    def open_streams(self) -> int: ...
+
+
+def use_multiprocess_files(directory: Path) -> None:
+    """From now on, metrics made in this process keep their values in ``directory``, shared
+    with the other workers (prometheus_client's multiprocess mode; called in a worker, before
+    its app is made)."""
+    os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
+    prometheus_values.ValueClass = prometheus_values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class ApiMetrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, *, multiprocess_directory: Path | None = None) -> None:
+        self.multiprocess_directory = multiprocess_directory
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
             "eventstore_http_requests",
@@ -79,13 +114,18 @@ class ApiMetrics:
             "Events stored by appends.",
             registry=self.registry,
         )
-        self.streams_open = Gauge(
-            "eventstore_streams_open",
-            "Streams open now; each holds a slot of EVENTSTORE_MAX_STREAMS and of its token's.",
-            registry=self.registry,
-        )
+        self._streams = _StreamsCollector()
         self._batches = _BatchCollector()
-        self.registry.register(self._batches)
+        self._batch_counters: _BatchCounters | None = None
+        if multiprocess_directory is None:
+            self.registry.register(self._streams)
+            self.registry.register(self._batches)
+            self._scraped = self.registry
+        else:
+            self._batch_counters = _BatchCounters(self.registry)
+            self._scraped = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self._scraped, path=str(multiprocess_directory))  # type: ignore[no-untyped-call]
+            self._scraped.register(self._streams)
 
     def record_append(self, result: AppendResult) -> None:
         if result.replayed:
@@ -101,12 +141,64 @@ class ApiMetrics:
         """Publish the group-commit counters of the store's writer (None: none to publish)."""
         self._batches.stats = stats
 
-    def watch_streams(self, slots: StreamSlots) -> None:
+    def sync_batches(self) -> None:
+        """Several workers: copy the group-commit counters to the shared metrics (called every
+        `BATCH_SYNC_SECONDS`); nothing to do for one process, which reads them at scrape time."""
+        if self._batch_counters is not None and self._batches.stats is not None:
+            self._batch_counters.sync(self._batches.stats)
+
+    def watch_streams(self, slots: OpenStreams) -> None:
         """Publish the number of open streams, read at scrape time."""
-        self.streams_open.set_function(lambda: slots.open_streams)
+        self._streams.slots = slots
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._scraped)
+
+
+class _StreamsCollector(Collector):
+    def __init__(self) -> None:
+        self.slots: OpenStreams | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "eventstore_streams_open",
+            "Streams open now; each holds a slot of EVENTSTORE_MAX_STREAMS and of its token's.",
+            value=self.slots.open_streams if self.slots is not None else 0,
+        )
+
+
+class _BatchCounters:
+    """The group-commit counters of one worker among several, as metrics of the multiprocess
+    kind: summed over the workers (the largest batch: the most of any)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.batches = Counter(
+            "eventstore_append_batches",
+            "Transactions committed by the group-commit writer.",
+            registry=registry,
+        )
+        self.requests = Counter(
+            "eventstore_append_batched_requests",
+            "Appends decided in those transactions (stored, replayed or refused).",
+            registry=registry,
+        )
+        self.largest = Gauge(
+            "eventstore_append_batch_largest",
+            "Most appends decided in one transaction since start.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self._copied = BatchStats()
+
+    def sync(self, stats: BatchStats) -> None:
+        copied = self._copied
+        if stats.batches != copied.batches:
+            self.batches.inc(stats.batches - copied.batches)
+            self.requests.inc(stats.requests - copied.requests)
+            copied.batches, copied.requests = stats.batches, stats.requests
+        if stats.largest != copied.largest:
+            self.largest.set(stats.largest)
+            copied.largest = stats.largest
 
 
 class _BatchCollector(Collector):
@@ -140,10 +232,27 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
+_Children = tuple[Counter, Histogram | None]
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], _Children] = {}
+
+    def _children_of(self, method: str, route: str, status: int) -> _Children:
+        """The request counter's and latency histogram's children for these labels."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            metrics = self.metrics
+            counter = metrics.http_requests.labels(method, route, str(status))
+            histogram = (
+                None if route in LONG_LIVED_ROUTES else metrics.http_duration.labels(method, route)
+            )
+            children = self._children[key] = (counter, histogram)
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,9 +271,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
-            route = _route_template(scope)
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            if route not in LONG_LIVED_ROUTES:
-                self.metrics.http_duration.labels(method, route).observe(
-                    time.perf_counter() - started
-                )
+            counter, histogram = self._children_of(method, _route_template(scope), status)
+            counter.inc()
+            if histogram is not None:
+                histogram.observe(time.perf_counter() - started)

@@ -39,10 +39,20 @@ ANSWER_MARGIN_SECONDS = 0.5
 
 class EdgeServer(uvicorn.Server):
     def __init__(
-        self, config: EdgeConfig, *, on_shutdown: Callable[[float], None] | None = None
+        self,
+        config: EdgeConfig,
+        *,
+        on_shutdown: Callable[[float], None] | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._on_shutdown = on_shutdown
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._on_shutdown is not None:
@@ -53,10 +63,16 @@ class EdgeServer(uvicorn.Server):
 
 
 def serve(
-    app: Any, settings: Settings, *, on_shutdown: Callable[[float], None] | None = None
+    app: Any,
+    settings: Settings,
+    *,
+    on_shutdown: Callable[[float], None] | None = None,
+    sock: socket.socket | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``app`` on ``settings.host:port`` until SIGTERM or SIGINT; ``on_shutdown`` is told
-    the event-loop time by which the application must have answered every request."""
+    """Serve ``app`` on ``settings.host:port`` (or on the listening socket ``sock``) until
+    SIGTERM or SIGINT; ``on_shutdown`` is told the event-loop time by which the application
+    must have answered every request, ``on_started`` that the server accepts connections."""
     limits = EdgeLimits.of(settings, open_files=raise_open_file_limit())
     config = EdgeConfig(
         app,
@@ -69,7 +85,7 @@ def serve(
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     logger.info("HTTP edge: %s", limits.describe())
-    server = EdgeServer(config, on_shutdown=on_shutdown)
-    server.run()
+    server = EdgeServer(config, on_shutdown=on_shutdown, on_started=on_started)
+    server.run(sockets=None if sock is None else [sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)

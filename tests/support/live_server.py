@@ -105,12 +105,14 @@ def service_process(
     startup_seconds: float = 20.0,
     open_files: tuple[int, int] | None = None,
     port: int | None = None,
+    one_process: bool = True,
     python: str = sys.executable,
     cwd: Path = REPO,
 ) -> Iterator[ServiceProcess]:
     """Run ``python -m <module> --host 127.0.0.1 --port <port> <options>`` (a free port unless
     given: a restart on the same address) with ``env`` added to this environment (without its
-    ``EVENTSTORE_*`` settings unless ``inherit_settings``), pinned to ``cpu`` and under the
+    ``EVENTSTORE_*`` settings unless ``inherit_settings``; with ``one_process``, one worker
+    process unless ``env`` says otherwise), pinned to ``cpu`` and under the
     (soft, hard) ``open_files`` limits if given; stop it on exit. ``python`` and ``cwd`` run
     another checkout's service (the benchmarks compare with an earlier version)."""
     port = free_port() if port is None else port
@@ -119,6 +121,8 @@ def service_process(
         for name, value in os.environ.items()
         if inherit_settings or not name.startswith("EVENTSTORE_")
     }
+    if one_process:  # unless asked for more (the service's default is one per CPU)
+        base_env.setdefault("EVENTSTORE_WORKERS", "1")
     argv = ["-m", module, "--host", HOST, "--port", str(port), *options]
     if open_files is not None:
         argv = ["-c", WITH_OPEN_FILES, *map(str, open_files), *argv]

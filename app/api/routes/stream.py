@@ -51,7 +51,7 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Send
 from starlette.types import Scope as ASGIScope
 
-from app.access.limits import StreamSlot
+from app.access.limits import Slot
 from app.access.tokens import Scope
 from app.api import conversion, examples, schemas
 from app.api.guard import GuardedRoute, needs
@@ -71,7 +71,7 @@ class EventStream(EventSourceResponse):
     is cut off quietly: that is the send timeout doing its job, not an error of the application
     (the client resumes with Last-Event-ID)."""
 
-    def __init__(self, messages: AsyncIterator[bytes], slot: StreamSlot, **options: Any) -> None:
+    def __init__(self, messages: AsyncIterator[bytes], slot: Slot, **options: Any) -> None:
         super().__init__(messages, **options)
         self.slot = slot
 
