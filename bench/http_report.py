@@ -124,7 +124,7 @@ def report(results: Results, fills: Sequence[Fill], args: argparse.Namespace) ->
         floor_key = ("floor", processes, "read" if is_read else workload, concurrency)
         one = ratio(median, (target, 1, workload, concurrency)) if processes > 1 else ""
         base = ""
-        if target != "floor" and not target.endswith(BASE_SUFFIX) and processes == 1:
+        if args.base and target != "floor" and not target.endswith(BASE_SUFFIX) and processes == 1:
             base = ratio(median, (target + BASE_SUFFIX, 1, workload, concurrency))
         vs_small = (
             ratio(median, (target, processes, "read", concurrency))
