@@ -38,6 +38,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from app.api.direct_route import direct_handler
 from app.api.request_limits import limits_scope
 from app.api.state import limits_of
 from app.errors import UnsupportedMediaType
@@ -102,7 +103,7 @@ class StrictJsonRequest(Request):
 
 class StrictJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = direct_handler(self.dependant) or super().get_route_handler()
         expects_body = self.body_field is not None
 
         async def strict_handler(request: Request) -> Response:
