@@ -153,10 +153,15 @@ async def run(
             profiler.enable()
         if under_callgrind:
             _callgrind_control("--zero")
+        started = time.process_time()
         for _ in range(requests):
             await one()
+        elapsed = time.process_time() - started
         if under_callgrind:
             _callgrind_control("--dump=measured")
+        elif requests:
+            per = elapsed / requests * 1e6
+            print(f"{workload:8} {per:8.0f} µs of CPU per request ({requests} requests)")
         if profiler is not None:
             profiler.disable()
             stats = pstats.Stats(profiler)
