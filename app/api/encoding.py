@@ -8,6 +8,15 @@ Deliberate choices:
 - Timestamps are RFC 3339 in UTC with a ``Z`` and always six fractional digits
   (``2026-01-01T00:00:00.123456Z``): fixed width, so they also sort as text. A naive datetime
   (SQLite hands those back) is taken to be UTC already.
+- Per event, nothing is formatted in Python (`event_body`): orjson writes the id (a `UUID`, as
+  ``str`` does; asyncpg's own UUID type, which orjson does not know, is given as its ``str``),
+  the tags (a tuple) and the time (with ``OPT_UTC_Z``, exactly `rfc3339`'s text
+  for a datetime in UTC with microseconds, which is what every store hands back; any other,
+  such as one on a whole second, which orjson would write without its fraction, goes through
+  `rfc3339`). Every body is written with `OPTIONS`. A one-tag read (ten events) went from 2.08
+  to 1.92 million instructions (`bench/request_cost.py`, callgrind); ten events' bodies from
+  about 275 to 71 µs in a loop on a loaded machine. Formatting each distinct time once per
+  response would save nothing more: there is no Python formatting left to share.
 - The shapes are those of the response models of `app.api.schemas`, which document them in
   OpenAPI; `tests/api` checks that the bodies match.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from fastapi import Response
@@ -34,6 +44,8 @@ from app.domain import (
 
 JSON_MEDIA_TYPE = "application/json"
 REPLAYED_HEADER = "Idempotent-Replayed"
+OPTIONS = orjson.OPT_UTC_Z
+"""orjson's options for every body: a datetime in UTC ends in ``Z`` (see `moment`)."""
 
 
 def rfc3339(moment: datetime) -> str:
@@ -42,29 +54,40 @@ def rfc3339(moment: datetime) -> str:
     return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def moment(value: datetime) -> datetime | str:
+    """``value`` for orjson to write as `rfc3339` would: itself when orjson's text is the same
+    (in UTC, with microseconds), else `rfc3339`'s text."""
+    if value.microsecond and value.tzinfo is UTC:
+        return value
+    return rfc3339(value)
+
+
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(content), status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE
+        orjson.dumps(content, option=OPTIONS),
+        status_code=status_code,
+        headers=headers,
+        media_type=JSON_MEDIA_TYPE,
     )
 
 
 def event_body(event: Event) -> dict[str, Any]:
     return {
         "position": event.position,
-        "id": str(event.id),
+        "id": event.id if type(event.id) is UUID else str(event.id),
         "type": event.type,
         "data": orjson.Fragment(event.data),
-        "tags": list(event.tags),
+        "tags": event.tags,
         "metadata": orjson.Fragment(event.metadata),
-        "recorded_at": rfc3339(event.recorded_at),
+        "recorded_at": moment(event.recorded_at),
     }
 
 
 def event_json(event: Event) -> str:
     """One event as one line of JSON (a stream message's data)."""
-    return orjson.dumps(event_body(event)).decode()
+    return orjson.dumps(event_body(event), option=OPTIONS).decode()
 
 
 def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
