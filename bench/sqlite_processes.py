@@ -20,7 +20,8 @@ would be by workers.
   for every process). p50 and p99.
 - **wake-ups, HTTP**: a stream from service process B (``GET /v1/events/stream``), appends
   through service process A one at a time, 20 ms apart: the time from sending the append to the
-  event's arrival on B, less half the append's response time.
+  event's arrival on B, less half the append's response time; and for reference ("A = B") the
+  same with the stream on A, woken in process.
 - **data_version poll**, the alternative: a process polling ``PRAGMA data_version`` on its own
   connection every 1 ms or 5 ms, while another commits one row every 20 ms: the delay from
   the commit returning to its detection (p50, p99), and the CPU the poller spends per second
@@ -149,9 +150,12 @@ def appends(source: Path, processes: int, seconds: int) -> dict[str, float]:
     }
 
 
-async def wakeup_latencies(source: Path, count: int) -> list[float]:
-    """Milliseconds from commit in process A to delivery by process B's stream (see above)."""
+async def wakeup_latencies(source: Path, count: int, *, across: bool = True) -> list[float]:
+    """Milliseconds from commit in process A to delivery by process B's stream (see above); or
+    by A's own stream when not ``across`` (the reference: a stream woken in process)."""
     with services(source, 2) as (one, two):
+        if not across:
+            one = two
         arrived: dict[int, float] = {}
         changed = asyncio.Event()
 
@@ -318,6 +322,25 @@ def baseline_source(revision: str | None) -> Iterator[Path | None]:
         yield Path(folder)
 
 
+def print_appends(
+    variants: dict[str, Path], results: dict[tuple[str, int], list[dict[str, float]]]
+) -> None:
+    print("appends, 16 connections (medians of the repeats)")
+    print(
+        f"{'code':<14}{'procs':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'req/s vs 1':>12}{'p99 vs 1':>10}"
+    )
+    for name in variants:
+        one = medians(results[(name, 1)])
+        for processes in (1, 2):
+            med = medians(results[(name, processes)])
+            print(
+                f"{name:<14}{processes:>6}{med['rps']:>9.0f}{med['p50']:>9.1f}"
+                f"{med['p99']:>9.1f}{med['rps'] / one['rps']:>12.2f}"
+                f"{med['p99'] / one['p99']:>10.2f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench sqlite-processes", description=__doc__)
     parser.add_argument("--baseline", metavar="REV", help="a git revision to compare with")
@@ -339,28 +362,20 @@ def main(argv: list[str] | None = None) -> int:
                     result = appends(source, processes, args.seconds)
                     results.setdefault((name, processes), []).append(result)
                     print(f"repeat {repeat} {name} x{processes}: {result}", file=sys.stderr)
-        print("appends, 16 connections (medians of the repeats)")
-        print(
-            f"{'code':<14}{'procs':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'req/s vs 1':>12}{'p99 vs 1':>10}"
-        )
-        for name in variants:
-            one = medians(results[(name, 1)])
-            for processes in (1, 2):
-                med = medians(results[(name, processes)])
-                print(
-                    f"{name:<14}{processes:>6}{med['rps']:>9.0f}{med['p50']:>9.1f}"
-                    f"{med['p99']:>9.1f}{med['rps'] / one['rps']:>12.2f}"
-                    f"{med['p99'] / one['p99']:>10.2f}"
-                )
+        if args.repeats:
+            print_appends(variants, results)
         print("\ncommit in process A -> woken in process B")
         for name, source in variants.items():
-            for kind, latencies in (
+            kinds = [
                 ("engine", engine_wakeups(source, args.wakeups)),
                 ("HTTP stream", asyncio.run(wakeup_latencies(source, args.wakeups))),
-            ):
+            ]
+            if name == "this":
+                in_process = asyncio.run(wakeup_latencies(source, args.wakeups, across=False))
+                kinds.append(("HTTP stream, A = B", in_process))
+            for kind, latencies in kinds:
                 print(
-                    f"{name:<14}{kind:<12} p50 {percentile(latencies, 0.5):7.2f} ms   "
+                    f"{name:<14}{kind:<20} p50 {percentile(latencies, 0.5):7.2f} ms   "
                     f"p99 {percentile(latencies, 0.99):7.2f} ms"
                 )
     print("\nPRAGMA data_version polled in another process's stead (same machine)")

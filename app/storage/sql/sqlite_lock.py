@@ -23,7 +23,9 @@ for it on a condition, in slices of at most `GIVE_UP_SLICE` to notice abandonmen
 
 ``flock`` locks belong to the open file, so one descriptor per process (per runner) is all the
 lock needs; the kernel drops it when the process dies (kill -9 included), so no stale lock
-survives a crash. The lock file is empty and is never removed.
+survives a crash. For the same reason the file is opened in `SqliteRunner.start`, in the process
+that serves: a descriptor inherited across ``fork`` would share its lock with the parent. The
+lock file is empty and is never removed.
 """
 
 from __future__ import annotations
