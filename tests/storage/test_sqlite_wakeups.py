@@ -103,6 +103,30 @@ async def test_a_feed_that_cannot_listen_warns_once_and_announcing_does_nothing(
     await feed.close()
 
 
+async def test_a_feed_that_could_not_listen_listens_once_it_can_and_asks_for_a_catch_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-yet-a-folder"
+    blocker.write_text("")
+    feed, woken = SqliteCommitFeed(str(blocker / "store.db")), Woken()
+    await feed.start(woken)
+    assert not feed.listening
+    assert feed._check is not None  # it will try again
+    caplog.clear()  # its one warning
+    with caplog.at_level(logging.WARNING):
+        feed._check_socket()  # still impossible: tried again quietly
+        assert caplog.records == []
+        blocker.unlink()
+        blocker.mkdir()
+        feed._check_socket()  # what its periodic check does
+    try:
+        assert feed.listening
+        await woken.until(1)
+        assert woken.positions == [None]
+    finally:
+        await feed.close()
+
+
 async def test_a_feed_whose_socket_was_removed_listens_anew_and_asks_for_a_catch_up(
     feeds: list[tuple[SqliteCommitFeed, Woken]], store: str
 ) -> None:
