@@ -30,8 +30,8 @@ the spelling of earlier versions) opens the same file with the standard driver.
   slices and gives up, and a lock that arrives too late is released at once).
 - Streams of every process see every commit: each process announces its commits to the others
   over local datagram sockets in ``<store>-wakeups/`` (`sqlite_wakeups.py`, the `commit_feed`);
-  measured, a commit in one process wakes the engine of another in 0.7 ms at the median, where
-  the engine's one-second poll of the head took 0.5-1 s.
+  measured, a commit in one process wakes the engine of another in 0.7-1.0 ms at the median,
+  where the engine's one-second poll of the head took 0.84 s.
 - At shutdown (`drain`) a write that has not begun to commit is abandoned and answered 503; the
   transaction, still running in the writer thread, then rolls back instead of committing
   (`runner.Commit` decides, under a lock, which of the two came first).
