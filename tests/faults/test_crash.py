@@ -38,3 +38,25 @@ async def test_nothing_acknowledged_is_lost_across_kills(engine_name: str, tmp_p
         0,
         0,
     )
+
+
+async def test_nothing_acknowledged_is_lost_when_one_of_two_sqlite_processes_is_killed(
+    tmp_path: Path,
+) -> None:
+    # A second process on the same file serves half the appenders and a stream of its own
+    # throughout: each kill lands while both write, and its stream must deliver, woken across
+    # processes, every event the killed processes stored.
+    url = await database_url("sqlite", tmp_path)
+    report = await run_crashtest(url, kills=KILLS["sqlite"], clients=4, seed=7, processes=2)
+    print("\n".join(report.lines()))
+    assert report.violations == []
+    figures = report.figures
+    assert figures.kills == KILLS["sqlite"]
+    assert figures.acknowledged == figures.appends_sent > 0
+    assert figures.stream_messages == 2 * figures.events > 0
+    assert (figures.lost, figures.duplicated, figures.out_of_order, figures.half_written) == (
+        0,
+        0,
+        0,
+        0,
+    )

@@ -26,7 +26,12 @@ import pytest
 
 from tests.support.engines import database_url
 from tests.support.live_server import ServiceProcess, service_process
-from tests.support.locks import assert_unavailable, sqlite_write_lock_held, table_locked
+from tests.support.locks import (
+    assert_unavailable,
+    sqlite_lock_file_held,
+    sqlite_write_lock_held,
+    table_locked,
+)
 from tests.support.sse import open_stream
 
 pytestmark = pytest.mark.anyio
@@ -125,15 +130,21 @@ async def test_sigterm_with_appends_waiting_on_a_locked_postgres_table(tmp_path:
     await stored_once_after_restart(url, sent)
 
 
-async def test_sigterm_with_appends_waiting_on_a_locked_sqlite_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("holder", ["foreign writer", "another service process"])
+async def test_sigterm_with_appends_waiting_on_a_locked_sqlite_file(
+    tmp_path: Path, holder: str
+) -> None:
+    # A foreign writer holds SQLite's own lock (the busy handler waits); another service
+    # process holds the lock file (a blocking flock waits, in a thread that cannot be stopped).
     path = tmp_path / "store.db"
     url = f"sqlite:///{path}"
     with service_process("app", service_env(url), inherit_settings=False):
         pass  # the schema, so that the file exists
+    hold = sqlite_write_lock_held if holder == "foreign writer" else sqlite_lock_file_held
 
     @asynccontextmanager
     async def locked() -> AsyncIterator[None]:
-        with sqlite_write_lock_held(path):
+        with hold(path):
             yield
 
     sent = appends()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 import uuid
@@ -15,6 +16,7 @@ from app.domain import EventInput, Query
 from app.errors import StorageUnavailable
 from app.storage.factory import build_engine
 from app.storage.protocol import EventStorageEngine
+from tests.support.locks import sqlite_lock_file_held
 
 pytestmark = pytest.mark.anyio
 
@@ -104,6 +106,55 @@ async def test_an_append_blocked_by_another_process_gives_up_as_unavailable(
     finally:
         other.close()
         await store.close()
+
+
+async def test_an_append_waiting_for_another_service_process_gives_up_as_unavailable(
+    db_path: Path,
+) -> None:
+    store = build_engine(settings_for(db_path, sqlite_busy_timeout_ms=200))
+    await store.start()
+    try:
+        with sqlite_lock_file_held(db_path):
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailable):
+                await store.append([EventInput(type="A")])
+            assert time.monotonic() - started < 5
+        assert (await store.append([EventInput(type="A")])).positions == (1,)
+    finally:
+        await store.close()
+
+
+async def test_an_append_waiting_for_another_process_is_abandoned_at_shutdown_and_never_stored(
+    db_path: Path,
+) -> None:
+    # The busy timeout is long: only the drain can end the wait, which flock cannot be asked to.
+    store = build_engine(settings_for(db_path, sqlite_busy_timeout_ms=60_000))
+    await store.start()
+    loop = asyncio.get_running_loop()
+    try:
+        with sqlite_lock_file_held(db_path):
+            waiting = asyncio.create_task(store.append([EventInput(type="Waiting")]))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            store.drain(loop.time() + 0.2)
+            with pytest.raises(StorageUnavailable):
+                await asyncio.wait_for(waiting, 5)
+    finally:
+        await store.close()  # the writer thread has given up: close does not hang
+    reopened = build_engine(settings_for(db_path))
+    await reopened.start()
+    try:
+        assert await reopened.head() == 0
+    finally:
+        await reopened.close()
+
+
+async def test_the_lock_file_and_the_wakeup_folder_lie_beside_the_store(
+    engine: EventStorageEngine, db_path: Path
+) -> None:
+    await engine.append([EventInput(type="A")])
+    assert (db_path.parent / "store.db-writer.lock").is_file()
+    assert (db_path.parent / "store.db-wakeups").is_dir()
 
 
 async def test_the_aiosqlite_spelling_of_earlier_versions_opens_the_same_store(

@@ -1,7 +1,7 @@
 """Crash test: kill -9 the service under load, again and again, and check that nothing is lost,
 duplicated, half-written or reordered.
 
-    scripts/crashtest --kills N [--postgres URL] [--seed S] [--clients C]
+    scripts/crashtest --kills N [--postgres URL] [--seed S] [--clients C] [--processes 2]
 
 Method. The service (``python -m app``, `tests.support.live_server.service_process`) runs on a
 SQLite file in a temporary folder, or on the PostgreSQL database ``--postgres`` names (its
@@ -29,6 +29,14 @@ checked as above against every position seen before (so nothing earlier changed)
 sent must now be acknowledged, the stream must have received 1..head exactly once each, in
 order, with each event's id. The server is stopped normally, and on SQLite ``PRAGMA
 integrity_check`` must say ``ok``.
+
+With ``--processes 2`` a second service process runs on the same store for the whole test and is
+never killed (workers of one service, or replicas): every other appender sends to it, and a
+second stream client follows it from position 0, so it must receive, through the wake-ups
+between processes, every event the killed processes stored, each once, in order, as the first
+one must receive the survivor's across its restarts. Every kill then lands while both processes
+append, the killed one maybe holding the store's writer lock. The clients of the survivor pause
+while the log is verified (each verification waits until none of their appends is in flight).
 
 Figures printed: kills, appends sent and acknowledged, retries (attempts after the first), 503s,
 replays (200), events in the store, stream messages and reconnects, and the violations counted
@@ -193,8 +201,15 @@ class Crashtest:
         clients: int,
         seed: int,
         progress: Callable[[Figures], None] | None = None,
+        processes: int = 1,
     ) -> None:
         self.server = Server(database_url)
+        self.survivor = Server(database_url) if processes == 2 else None
+        """The second process, never killed (``processes=2``)."""
+        self.survivor_in_flight = 0
+        self._survivor_idle = asyncio.Event()
+        self._survivor_idle.set()
+        self.survivor_streamed: list[tuple[int, str]] = []
         self.progress = progress
         self.clients = clients
         self.random = random.Random(seed)
@@ -267,26 +282,38 @@ class Crashtest:
     async def appender(self, client: int) -> None:
         last_acknowledged = 0
         number = 0
+        survivor = self.survivor if client % 2 == 1 else None
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             while not self.stopping:
                 sent = self._next_append(client, number, last_acknowledged)
                 number += 1
-                positions = await self._send_until_answered(http, sent)
+                positions = await self._send_until_answered(http, sent, survivor)
                 if positions is None:
                     return  # a violation ended this client
                 last_acknowledged = positions[-1]
 
     async def _send_until_answered(
-        self, http: httpx.AsyncClient, sent: SentAppend
+        self, http: httpx.AsyncClient, sent: SentAppend, survivor: Server | None = None
     ) -> tuple[int, ...] | None:
+        """Send ``sent`` to the current server, or to the ``survivor`` (while the current server
+        is up: its verification is not to be raced), until it is answered."""
         while True:
             await self.server.up.wait()
-            base_url = self.server.base_url
+            base_url = (survivor or self.server).base_url
             if sent.attempts:
                 self.figures.retries += 1
             sent.attempts += 1
             try:
-                response = await http.post(f"{base_url}/v1/events", json=sent.body)
+                if survivor is not None:
+                    self.survivor_in_flight += 1
+                    self._survivor_idle.clear()
+                try:
+                    response = await http.post(f"{base_url}/v1/events", json=sent.body)
+                finally:
+                    if survivor is not None:
+                        self.survivor_in_flight -= 1
+                        if not self.survivor_in_flight:
+                            self._survivor_idle.set()
             except httpx.TransportError:
                 self.figures.transport_errors += 1
                 await asyncio.sleep(0.01)  # the server died: wait for the next one
@@ -333,27 +360,33 @@ class Crashtest:
 
     # --- the stream client ---
 
-    async def streamer(self) -> None:
+    async def streamer(self, server: Server, streamed: list[tuple[int, str]]) -> None:
+        """Follow ``server``'s stream into ``streamed``, resuming after every kill."""
         timeout = httpx.Timeout(REQUEST_TIMEOUT, read=STREAM_READ_TIMEOUT)
         async with httpx.AsyncClient(timeout=timeout) as http:
             first = True
             while True:
-                await self.server.up.wait()
+                await server.up.wait()
                 if not first:
                     self.figures.stream_reconnects += 1
                 first = False
-                last = self.streamed[-1][0] if self.streamed else 0
+                last = streamed[-1][0] if streamed else 0
                 headers = {"Last-Event-ID": str(last)} if last else {}
                 params = {} if last else {"after": "0"}
                 try:
-                    await self._follow(http, params, headers)
+                    await self._follow(http, server.base_url, params, headers, streamed)
                 except httpx.TransportError:
                     await asyncio.sleep(0.01)
 
     async def _follow(
-        self, http: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str]
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        streamed: list[tuple[int, str]],
     ) -> None:
-        url = f"{self.server.base_url}/v1/events/stream"
+        url = f"{base_url}/v1/events/stream"
         async with http.stream("GET", url, params=params, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
@@ -366,7 +399,7 @@ class Crashtest:
                     if message.is_heartbeat:
                         continue
                     event = message.event()
-                    self.streamed.append((message.position, str(event["id"])))
+                    streamed.append((message.position, str(event["id"])))
                     self.figures.stream_messages += 1
 
     # --- verification ---
@@ -464,8 +497,10 @@ class Crashtest:
                 self.figures.miscounted += 1
                 self.violation(f"tag {tag}: {tags.get(tag)} counted, {by_tag[tag]} stored")
 
-    def verify_stream(self) -> None:
-        positions = [position for position, _ in self.streamed]
+    def verify_stream(self, streamed: list[tuple[int, str]] | None = None) -> None:
+        """Check what a stream client received (the first one's unless ``streamed``)."""
+        streamed = self.streamed if streamed is None else streamed
+        positions = [position for position, _ in streamed]
         counts = Counter(positions)
         self.figures.duplicated += sum(count - 1 for count in counts.values())
         highest = 0
@@ -476,7 +511,7 @@ class Crashtest:
         lost = [p for p in range(1, len(self.log) + 1) if p not in counts]
         self.figures.lost += len(lost)
         beyond = [p for p in counts if p > len(self.log)]
-        for position, event_id in self.streamed:
+        for position, event_id in streamed:
             if position <= len(self.log) and self.log[position - 1] != event_id:
                 self.violation(f"the stream sent {event_id} at {position}: the log has another")
                 break
@@ -493,15 +528,23 @@ class Crashtest:
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             await self.server.start()
+            if self.survivor is not None:
+                await self.survivor.start()
+                self.survivor.up.set()
             await self.verify(http, full=True)
             self.server.up.set()
             workers, streamer = self.start_load()
+            streamers = [streamer]
+            if self.survivor is not None:
+                follow = self.streamer(self.survivor, self.survivor_streamed)
+                streamers.append(asyncio.create_task(follow))
             try:
                 for _ in range(kills):
                     await asyncio.sleep(self.random.uniform(0.05, 0.5))
                     await self.server.kill()
                     self.figures.kills += 1
                     await self.server.start()
+                    await self._survivor_quiet()
                     await self.verify(http, full=False)
                     await self.verify_discovery(http)  # nobody appends until `up`
                     self.server.up.set()
@@ -514,14 +557,19 @@ class Crashtest:
                 await self._stream_catches_up()
             finally:
                 self.stopping = True
-                for task in [*workers, streamer]:
+                for task in [*workers, *streamers]:
                     task.cancel()
-                await asyncio.gather(*workers, streamer, return_exceptions=True)
+                await asyncio.gather(*workers, *streamers, return_exceptions=True)
             self.verify_acknowledged()
-            self.verify_stream()
-        output = await self.server.stop()
-        if "Traceback" in output:
-            self.violation(f"the last server logged a traceback:\n{output[-3000:]}")
+            self.verify_stream(self.streamed)
+            if self.survivor is not None:
+                self.verify_stream(self.survivor_streamed)
+        for server in (self.server, self.survivor):
+            if server is None:
+                continue
+            output = await server.stop()
+            if "Traceback" in output:
+                self.violation(f"a server logged a traceback:\n{output[-3000:]}")
         self.check_sqlite_integrity()
         self.figures.seconds = time.monotonic() - started
         return Report(self.figures, self.violations)
@@ -529,7 +577,11 @@ class Crashtest:
     def start_load(self) -> tuple[list[asyncio.Task[None]], asyncio.Task[None]]:
         """Start the appenders and the stream client (on the server once it is `up`)."""
         workers = [asyncio.create_task(self.appender(c)) for c in range(self.clients)]
-        return workers, asyncio.create_task(self.streamer())
+        return workers, asyncio.create_task(self.streamer(self.server, self.streamed))
+
+    async def _survivor_quiet(self) -> None:
+        """Until no append sent to the survivor is in flight (its clients wait for `up`)."""
+        await asyncio.wait_for(self._survivor_idle.wait(), REQUEST_TIMEOUT * 2)
 
     async def stop_appenders(self, workers: list[asyncio.Task[None]]) -> None:
         """Let each appender finish the append it is sending (retries included), then stop."""
@@ -544,11 +596,12 @@ class Crashtest:
 
     async def _stream_catches_up(self) -> None:
         deadline = time.monotonic() + CATCH_UP_SECONDS
+        streams = [self.streamed] + ([self.survivor_streamed] if self.survivor else [])
         while time.monotonic() < deadline:
-            if (self.streamed and self.streamed[-1][0] >= len(self.log)) or not self.log:
+            if all((each and each[-1][0] >= len(self.log)) or not self.log for each in streams):
                 return
             await asyncio.sleep(0.05)
-        self.violation(f"the stream did not reach the head {len(self.log)} in time")
+        self.violation(f"a stream did not reach the head {len(self.log)} in time")
 
     def check_sqlite_integrity(self) -> None:
         url = make_url(self.server.database_url)
@@ -568,10 +621,14 @@ async def run_crashtest(
     clients: int = 6,
     seed: int = 0,
     progress: Callable[[Figures], None] | None = None,
+    processes: int = 1,
 ) -> Report:
-    """Kill the service ``kills`` times on ``database_url`` (an empty store) under load;
-    ``progress`` is called after each restart."""
-    test = Crashtest(database_url, clients=clients, seed=seed, progress=progress)
+    """Kill the service ``kills`` times on ``database_url`` (an empty store) under load, with
+    a second process that survives when ``processes`` is 2; ``progress`` is called after each
+    restart."""
+    test = Crashtest(
+        database_url, clients=clients, seed=seed, progress=progress, processes=processes
+    )
     return await test.run(kills)
 
 
@@ -591,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL", help="its public schema is recreated")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     with tempfile.TemporaryDirectory(prefix="crashtest-") as folder:
@@ -608,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
                 clients=args.clients,
                 seed=seed,
                 progress=print_progress,
+                processes=args.processes,
             )
         )
     for line in report.lines():

@@ -1,6 +1,6 @@
 """Locks held by another session or process, as an operator's tool or a backup would, and the
 answer every request gets meanwhile: `table_locked` (PostgreSQL), `sqlite_write_lock_held`,
-`assert_unavailable`."""
+`sqlite_lock_file_held`, `assert_unavailable`."""
 
 from __future__ import annotations
 
@@ -54,6 +54,37 @@ def sqlite_write_lock_held(path: Path) -> Iterator[None]:
     """Another process holds ``BEGIN EXCLUSIVE`` on ``path`` for the duration of the block."""
     with subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as locker:
+        assert locker.stdin is not None
+        assert locker.stdout is not None
+        try:
+            assert locker.stdout.readline().strip() == "locked"
+            yield
+        finally:
+            locker.stdin.write("\n")
+            locker.stdin.flush()
+            assert locker.wait(timeout=10) == 0
+
+
+FILE_LOCKER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+"""Holds the flock of the lock file given as argument until a line arrives on stdin."""
+
+
+@contextmanager
+def sqlite_lock_file_held(path: Path) -> Iterator[None]:
+    """Another process holds the writer lock file of the SQLite store ``path``
+    (`app.storage.sql.sqlite_lock`), as another service process writing does, for the block."""
+    with subprocess.Popen(
+        [sys.executable, "-c", FILE_LOCKER, f"{path}-writer.lock"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

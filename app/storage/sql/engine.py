@@ -18,7 +18,8 @@ events are consecutive and the log has no holes.
 
 `wait_for_new`: commits made through this engine wake the waiters at once (`CommitSignal`); those
 of other processes are seen by reading the head, when the runner's optional `CommitFeed` pokes
-(PostgreSQL: LISTEN/NOTIFY, `postgres_notify.py`) and anyway about once a second. A wake-up is a
+(PostgreSQL: LISTEN/NOTIFY, `postgres_notify.py`; SQLite: datagram sockets, `sqlite_wakeups.py`)
+and anyway about once a second. A wake-up is a
 hint, never data: readers re-read from their own position, so a lost or duplicated one costs
 latency, never an event. Appends are announced to the feed after the commit, outside every
 writer lock; announcing never blocks nor fails the append.

@@ -75,8 +75,9 @@ class TransactionRunner(Protocol):
 
     @property
     def commit_feed(self) -> CommitFeed | None:
-        """Cross-process wake-ups, or None where commits by this process are all there is to
-        wait for in practice (SQLite: one process per file; the poll covers the rest)."""
+        """Cross-process wake-ups (PostgreSQL: LISTEN/NOTIFY; SQLite: datagram sockets beside
+        the store file), or None where commits by this process are all there is to wait for
+        (the engine's poll of the head covers any other writer)."""
 
     async def start(self) -> None:
         """Connect and migrate the schema."""

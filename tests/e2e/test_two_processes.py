@@ -1,6 +1,7 @@
-"""Two service processes on one PostgreSQL database: a stream opened on one instance delivers
-every event appended through the other, exactly once, in position order, promptly (LISTEN/NOTIFY),
-and still does when the LISTEN connections are killed in the middle of a burst of appends.
+"""Two service processes on one store: a stream opened on one instance delivers every event
+appended through the other, exactly once, in position order, promptly (on SQLite woken through
+the datagram sockets beside the store file, on PostgreSQL by LISTEN/NOTIFY), and on PostgreSQL
+still does when the LISTEN connections are killed in the middle of a burst of appends.
 
 Real processes over real sockets (`tests.support.live_server`): an SSE stream never ends, and the
 point is two processes that share nothing but the database. Every wait is bounded.
@@ -25,10 +26,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.storage.sql.postgres_notify import APPLICATION_NAME
-from tests.support.engines import database_url
+from tests.support.engines import SQL_ENGINES, database_url
 from tests.support.live_server import live_server
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = pytest.mark.anyio
 
 BURST_SIZES = [1, 2, 3, 4] * 20
 """80 appends, 200 events."""
@@ -36,9 +37,9 @@ WRITERS = 8
 """Appends in flight at once."""
 
 
-@pytest.fixture
-async def url(tmp_path: Path) -> str:
-    return await database_url("postgres", tmp_path)
+@pytest.fixture(params=SQL_ENGINES)
+async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return await database_url(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -182,6 +183,9 @@ async def test_a_stream_delivers_a_burst_appended_through_another_instance(
     check_exactly_once_in_order(received, sent)
 
 
+@pytest.mark.parametrize(
+    "url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_a_stream_delivers_everything_when_the_listeners_are_killed_mid_burst(
     url: str, instances: tuple[str, str], client: httpx.AsyncClient
 ) -> None:
@@ -204,7 +208,7 @@ async def test_an_append_on_one_instance_reaches_a_stream_on_the_other_at_once(
     instances: tuple[str, str], client: httpx.AsyncClient
 ) -> None:
     # The tail reader of each instance also polls once a second: ten deliveries all well under
-    # half a second are NOTIFY at work (by polling alone, about one in a thousand).
+    # half a second are the wake-ups at work (by polling alone, about one in a thousand).
     one, two = instances
     loop = asyncio.get_running_loop()
     latencies: list[float] = []

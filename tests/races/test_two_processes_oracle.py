@@ -1,11 +1,13 @@
-"""PostgreSQL: the decision oracle (`tests.races.oracle`) against two service processes on one
-database, the clients split between them, with a stream from position 0 open on each instance
-during the whole run.
+"""The decision oracle (`tests.races.oracle`) against two service processes on one store (a
+SQLite file, a PostgreSQL database), the clients split between them, with a stream from position
+0 open on each instance during the whole run.
 
 Attacked: the condition check and position drawing across processes (each process group-commits
-its own appends; only the advisory lock orders the two), and the tail reader of each process,
-which follows commits made by the other process as well as its own (woken by LISTEN/NOTIFY)
-while both write concurrently. The final log must pass the oracle's checks, and each stream must
+its own appends; only the store's writer lock orders the two: on SQLite the lock file and
+``BEGIN IMMEDIATE``, on PostgreSQL the advisory lock), and the tail reader of each process,
+which follows commits made by the other process as well as its own (woken by the other's
+announcements: datagram sockets on SQLite, LISTEN/NOTIFY on PostgreSQL) while both write
+concurrently. The final log must pass the oracle's checks, and each stream must
 have delivered exactly the log's events: every position once, in order, nothing skipped, each
 event as stored.
 """
@@ -18,19 +20,15 @@ from collections.abc import Callable
 import anyio
 import pytest
 
+from tests.support.engines import SQL_ENGINES
 from tests.support.oracle import Json, check, read_log, run_clients
 from tests.support.sse import Message, SseStream, open_stream, positions
 from tests.support.streams import client_for
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = pytest.mark.anyio
 
 CLIENTS = 24
 ITERATIONS = 8
-
-
-@pytest.fixture
-def engine_name() -> str:
-    return "postgres"
 
 
 @pytest.fixture
@@ -69,7 +67,8 @@ def check_delivered(received: Received, log: list[Json]) -> None:
         assert message.event() == stored
 
 
-async def test_the_oracle_holds_across_two_replicas_and_their_streams_deliver_the_log(
+@pytest.mark.parametrize("engine_name", SQL_ENGINES)
+async def test_the_oracle_holds_across_two_processes_and_their_streams_deliver_the_log(
     servers: list[str],
 ) -> None:
     seed = random.randrange(1 << 32)  # fixes each client's queries and events, not the timing
