@@ -12,7 +12,7 @@ never parsed and re-validated just to be sent back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,6 +129,30 @@ class ReadResult:
     head: int
     marker: int
     has_more: bool
+
+    @classmethod
+    def of(
+        cls,
+        found: Sequence[Event],
+        *,
+        head: int,
+        after: int,
+        before: int | None,
+        limit: int,
+        backwards: bool,
+    ) -> ReadResult:
+        """The read that found ``found`` (in reading order, up to ``limit`` + 1 events: one more
+        than the page says that more follow) with ``head``: its page and its marker."""
+        page, has_more = list(found[:limit]), len(found) > limit
+        marker = read_marker(
+            head=head,
+            after=after,
+            before=before,
+            last_returned=page[-1].position if page else None,
+            has_more=has_more,
+            backwards=backwards,
+        )
+        return cls(events=page, head=head, marker=marker, has_more=has_more)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,6 @@ Printed: instructions per request of each case. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +31,7 @@ from app.access.limits import AppendRate, StreamSlots
 from app.access.shared_limits import SharedAppendRate, SharedLimitsTable, SharedStreamSlots
 from app.access.tokens import Principal, Scope
 from app.api.metrics import ApiMetrics, MetricsMiddleware, use_multiprocess_files
+from bench.callgrind import run_counted, total
 
 CASES = (
     "metrics: none",
@@ -111,25 +109,8 @@ def inner(case: str, requests: int) -> None:
 def instructions(case: str, requests: int) -> int:
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "callgrind.out"
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.per_request",
-                "--inner",
-                case,
-                "--requests",
-                str(requests),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        found = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
-        assert found is not None, "no total in callgrind's output"
-        return int(found.group(1))
+        run_counted(["-m", "bench.per_request", "--inner", case, "--requests", str(requests)], out)
+        return total(out)
 
 
 def main() -> None:

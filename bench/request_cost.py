@@ -31,9 +31,7 @@ import cProfile
 import logging
 import os
 import pstats
-import re
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -45,6 +43,7 @@ import orjson
 
 from app.config import Settings
 from app.main import create_app
+from bench.callgrind import run_counted, total
 
 FILL = 1000
 TAGS = 100
@@ -179,28 +178,9 @@ def _callgrind_control(*arguments: str) -> None:
 
 def _instructions(workload: str, requests: int, directory: Path) -> int:
     out = directory / f"callgrind.{workload}"
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "bench.request_cost",
-            "--workload",
-            workload,
-            "--requests",
-            str(requests),
-            "--under-callgrind",
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-    measured = directory / f"callgrind.{workload}.1"
-    summary = re.search(r"^summary: (\d+)", measured.read_text(), re.MULTILINE)
-    assert summary is not None
-    return int(summary.group(1))
+    argv = ["-m", "bench.request_cost", "--workload", workload, "--requests", str(requests)]
+    run_counted([*argv, "--under-callgrind"], out)
+    return total(directory / f"callgrind.{workload}.1")  # the dump named "measured"
 
 
 def callgrind(workloads: list[str], requests: int) -> None:

@@ -27,7 +27,6 @@ from app.domain import (
     TagCount,
     TagPage,
     matches,
-    read_marker,
 )
 from app.errors import AppendConditionFailed, PositionBeyondHead, StoredEventsViolateSchema
 from app.storage.event_schemas import check_schema, refuse_violations, violations
@@ -112,16 +111,9 @@ class MemoryEngine:
         ]
         if backwards:
             found.reverse()
-        page, has_more = found[:limit], len(found) > limit
-        marker = read_marker(
-            head=head,
-            after=after,
-            before=before,
-            last_returned=page[-1].position if page else None,
-            has_more=has_more,
-            backwards=backwards,
+        return ReadResult.of(
+            found, head=head, after=after, before=before, limit=limit, backwards=backwards
         )
-        return ReadResult(events=page, head=head, marker=marker, has_more=has_more)
 
     async def wait_for_new(self, after: int, timeout: float) -> int:
         return await self._signal.wait(after, timeout)

@@ -52,8 +52,16 @@ connection.close()
 @contextmanager
 def sqlite_write_lock_held(path: Path) -> Iterator[None]:
     """Another process holds ``BEGIN EXCLUSIVE`` on ``path`` for the duration of the block."""
+    with _held_by_another_process(LOCKER, str(path)):
+        yield
+
+
+@contextmanager
+def _held_by_another_process(script: str, path: str) -> Iterator[None]:
+    """Run ``python -c script path``, which says "locked" once it holds its lock, and keep it
+    holding until the block ends."""
     with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(path)],
+        [sys.executable, "-c", script, path],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -83,18 +91,5 @@ sys.stdin.readline()
 def sqlite_lock_file_held(path: Path) -> Iterator[None]:
     """Another process holds the writer lock file of the SQLite store ``path``
     (`app.storage.sql.sqlite_lock`), as another service process writing does, for the block."""
-    with subprocess.Popen(
-        [sys.executable, "-c", FILE_LOCKER, f"{path}-writer.lock"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as locker:
-        assert locker.stdin is not None
-        assert locker.stdout is not None
-        try:
-            assert locker.stdout.readline().strip() == "locked"
-            yield
-        finally:
-            locker.stdin.write("\n")
-            locker.stdin.flush()
-            assert locker.wait(timeout=10) == 0
+    with _held_by_another_process(FILE_LOCKER, f"{path}-writer.lock"):
+        yield

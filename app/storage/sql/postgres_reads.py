@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from app.domain import Query, ReadResult, read_marker
+from app.domain import Query, ReadResult
 from app.storage.sql.queries import matching_events
 from app.storage.sql.rows import event_from_row
 
@@ -113,15 +113,7 @@ def read_result(
     """The `ReadResult` of the statement's rows: the head, then the events (none when the
     first row's position is NULL)."""
     head = int(rows[0][0]) if rows else 0
-    matched = [row[1:] for row in rows if row[1] is not None]
-    page = [event_from_row(row) for row in matched[:limit]]
-    has_more = len(matched) > limit
-    marker = read_marker(
-        head=head,
-        after=after,
-        before=before,
-        last_returned=page[-1].position if page else None,
-        has_more=has_more,
-        backwards=backwards,
+    found = [event_from_row(row[1:]) for row in rows if row[1] is not None]
+    return ReadResult.of(
+        found, head=head, after=after, before=before, limit=limit, backwards=backwards
     )
-    return ReadResult(events=page, head=head, marker=marker, has_more=has_more)

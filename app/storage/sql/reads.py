@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from app.domain import Query, ReadResult, read_marker
+from app.domain import Query, ReadResult
 from app.storage.sql.compiled import raw
 from app.storage.sql.queries import matching_events
 from app.storage.sql.rows import event_from_row, head_of
@@ -35,14 +35,7 @@ def read_events(
             query, after=after, upper=upper, limit=limit + 1, backwards=backwards
         )
         rows = raw(stmt, conn.dialect).rows(conn, params)
-    page = [event_from_row(row) for row in rows[:limit]]
-    has_more = len(rows) > limit
-    marker = read_marker(
-        head=head,
-        after=after,
-        before=before,
-        last_returned=page[-1].position if page else None,
-        has_more=has_more,
-        backwards=backwards,
+    found = [event_from_row(row) for row in rows]
+    return ReadResult.of(
+        found, head=head, after=after, before=before, limit=limit, backwards=backwards
     )
-    return ReadResult(events=page, head=head, marker=marker, has_more=has_more)
