@@ -12,6 +12,15 @@ registry (see app/storage/sql/postgres_append.py, which calls the function and e
   each member it stores, adds them to the discovery counts, and returns one row per member (one
   per stored event found, for a member whose ids are stored).
 
+The discovery counts read the batch's own events back as "the first ``v_head - v_start``
+events after ``v_start``", a LIMIT under ORDER BY position, and both functions plan each
+statement with its values (``plan_cache_mode = force_custom_plan``). Written as ``position >
+v_start`` alone, the statement was planned as a sequential scan of ``events``: PL/pgSQL's generic
+plan after five calls, and even a plan with the value, since the planner's statistics, from the
+last ANALYZE, do not know the newest positions of a growing log. Each batch then read the whole
+store: on a store of 100,000 events, one connection appended in 47 ms (p50), against 14 ms with
+the statements of revision 0002 sent one by one; 7.9 ms as written now.
+
 SQLite gets nothing from this revision: its batches are decided in Python (batch.py).
 
 Revision ID: 0003
@@ -53,7 +62,7 @@ CREATE TRIGGER event_schemas_changed
 
 FIRST_MATCH = """
 CREATE FUNCTION eventstore_first_match(p_items jsonb, p_after bigint) RETURNS bigint
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     v_item jsonb;
     v_types text[];
@@ -142,7 +151,7 @@ CREATE FUNCTION eventstore_append_batch(
     out_recorded_at timestamptz,
     out_one_append boolean
 )
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     v_version bigint;
     v_start bigint;
@@ -241,19 +250,28 @@ BEGIN
     IF v_head > v_start THEN
         INSERT INTO event_types AS c (type, event_count, first_position, last_position)
         SELECT e.type, count(*), min(e.position), max(e.position)
-        FROM events e WHERE e.position > v_start GROUP BY e.type
+        FROM (
+            SELECT * FROM events WHERE position > v_start ORDER BY position LIMIT v_head - v_start
+        ) e
+        GROUP BY e.type
         ON CONFLICT (type) DO UPDATE
         SET event_count = c.event_count + excluded.event_count,
             last_position = excluded.last_position;
         INSERT INTO tag_counts AS c (tag, event_count)
         SELECT t.tag, count(*)
-        FROM events e CROSS JOIN LATERAL json_array_elements_text(e.tags::json) AS t(tag)
-        WHERE e.position > v_start GROUP BY t.tag
+        FROM (
+            SELECT * FROM events WHERE position > v_start ORDER BY position LIMIT v_head - v_start
+        ) e
+        CROSS JOIN LATERAL json_array_elements_text(e.tags::json) AS t(tag)
+        GROUP BY t.tag
         ON CONFLICT (tag) DO UPDATE SET event_count = c.event_count + excluded.event_count;
         INSERT INTO type_tag_counts AS c (type, tag, event_count)
         SELECT e.type, t.tag, count(*)
-        FROM events e CROSS JOIN LATERAL json_array_elements_text(e.tags::json) AS t(tag)
-        WHERE e.position > v_start GROUP BY e.type, t.tag
+        FROM (
+            SELECT * FROM events WHERE position > v_start ORDER BY position LIMIT v_head - v_start
+        ) e
+        CROSS JOIN LATERAL json_array_elements_text(e.tags::json) AS t(tag)
+        GROUP BY e.type, t.tag
         ON CONFLICT (type, tag) DO UPDATE SET event_count = c.event_count + excluded.event_count;
     END IF;
 END
