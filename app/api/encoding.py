@@ -8,15 +8,16 @@ Deliberate choices:
 - Timestamps are RFC 3339 in UTC with a ``Z`` and always six fractional digits
   (``2026-01-01T00:00:00.123456Z``): fixed width, so they also sort as text. A naive datetime
   (SQLite hands those back) is taken to be UTC already.
-- Per event, nothing is formatted in Python (`event_body`): orjson writes the id (a `UUID`, as
-  ``str`` does; asyncpg's own UUID type, which orjson does not know, is given as its ``str``),
-  the tags (a tuple) and the time (with ``OPT_UTC_Z``, exactly `rfc3339`'s text
-  for a datetime in UTC with microseconds, which is what every store hands back; any other,
-  such as one on a whole second, which orjson would write without its fraction, goes through
-  `rfc3339`). Every body is written with `OPTIONS`. A one-tag read (ten events) went from 2.08
-  to 1.92 million instructions (`bench/request_cost.py`, callgrind); ten events' bodies from
-  about 275 to 71 µs in a loop on a loaded machine. Formatting each distinct time once per
-  response would save nothing more: there is no Python formatting left to share.
+- Per event, nothing is formatted in Python (`event_body`): orjson writes the id (a `UUID`,
+  as ``str`` does; asyncpg hands back its own subclass of `UUID`, which orjson does not take,
+  so every body is written with `_default`, which gives it as its ``str``), the tags (a tuple)
+  and the time (with ``OPT_UTC_Z``, exactly `rfc3339`'s text for a datetime in UTC with
+  microseconds, which is what every store hands back; any other, such as one on a whole second,
+  which orjson would write without its fraction, goes through `rfc3339`). Every body is written
+  by `dumps`. A one-tag read (ten events) went from 2.08 to 1.92 million instructions
+  (`bench/request_cost.py`, callgrind); ten events' bodies from about 275 to 71 µs in a loop on
+  a loaded machine. Formatting each distinct time once per response would save nothing more:
+  there is no Python formatting left to share.
 - The shapes are those of the response models of `app.api.schemas`, which document them in
   OpenAPI; `tests/api` checks that the bodies match.
 """
@@ -48,6 +49,19 @@ OPTIONS = orjson.OPT_UTC_Z
 """orjson's options for every body: a datetime in UTC ends in ``Z`` (see `moment`)."""
 
 
+def _default(value: Any) -> str:
+    """What orjson writes for a value it does not know: a subclass of `UUID` (asyncpg's) as
+    its ``str``, as orjson writes a `UUID`."""
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def dumps(content: Any) -> bytes:
+    """``content`` as the bytes of a response body."""
+    return orjson.dumps(content, default=_default, option=OPTIONS)
+
+
 def rfc3339(moment: datetime) -> str:
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     # isoformat of a UTC time ends in "+00:00"; it costs a fifth of strftime.
@@ -66,7 +80,7 @@ def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(content, option=OPTIONS),
+        dumps(content),
         status_code=status_code,
         headers=headers,
         media_type=JSON_MEDIA_TYPE,
@@ -76,7 +90,7 @@ def json_response(
 def event_body(event: Event) -> dict[str, Any]:
     return {
         "position": event.position,
-        "id": event.id if type(event.id) is UUID else str(event.id),
+        "id": event.id,
         "type": event.type,
         "data": orjson.Fragment(event.data),
         "tags": event.tags,
@@ -87,7 +101,7 @@ def event_body(event: Event) -> dict[str, Any]:
 
 def event_json(event: Event) -> str:
     """One event as one line of JSON (a stream message's data)."""
-    return orjson.dumps(event_body(event), option=OPTIONS).decode()
+    return dumps(event_body(event)).decode()
 
 
 def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
