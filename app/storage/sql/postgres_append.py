@@ -58,13 +58,13 @@ from uuid import UUID, uuid4
 
 import orjson
 
-from app.domain import AppendCondition, AppendResult, Event, RawJson, Violation
+from app.domain import AppendCondition, AppendResult, RawJson, Violation
 from app.errors import AppendConditionFailed, EventIdReused, SchemaViolation
 from app.storage.event_schemas import request_violations
 from app.storage.idempotency import replay_of
 from app.storage.sql.batch import AppendRequest, Outcome
 from app.storage.sql.postgres_reads import BIGINT_MAX
-from app.storage.sql.rows import utc
+from app.storage.sql.rows import event_from_row
 
 APPEND_BATCH = "SELECT * FROM eventstore_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"  # noqa: E501
 REGISTRY = (
@@ -202,18 +202,10 @@ def outcomes_of(
 
 def _replay(request: AppendRequest, rows: Sequence[Sequence[Any]]) -> Outcome:
     """A replay of an earlier append, or `EventIdReused` (`idempotency.replay_of`)."""
-    stored = {
-        UUID(int=row[5].int): Event(
-            position=row[4],
-            id=UUID(int=row[5].int),
-            type=row[6],
-            data=row[7],
-            tags=tuple(orjson.loads(row[8])),
-            metadata=row[9],
-            recorded_at=utc(row[10]),
-        )
-        for row in rows
-    }
+    # Columns 4-10 are an event's, in the order of the events table; 11 (one_append) takes the
+    # place of append_first, which event_from_row skips.
+    events = [event_from_row(row[4:12]) for row in rows]
+    stored = {event.id: event for event in events}
     low = min(row[4] for row in rows)
     high = max(row[4] for row in rows)
     one_append = bool(rows[0][11])
