@@ -116,3 +116,36 @@ async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(
         await engine.read(query, limit=10)
     read = await engine.read(query, limit=10)
     assert [event.type for event in read.events] == ["A"]
+
+
+@pytest.fixture
+async def pooled(url: str) -> AsyncIterator[EventStorageEngine]:
+    engine = build_engine(Settings(database_url=url, db_pool_size=2))
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def test_connections_the_server_closed_while_idle_are_replaced_without_an_error(
+    url: str, pooled: EventStorageEngine
+) -> None:
+    """After PostgreSQL restarts or an administrator ends the sessions, the first request of
+    each kind must not be a 503: the pools hold connections whose end they have already read."""
+    engine = pooled
+    query = Query((QueryItem(tags=("k:1",)),))
+
+    async def every_kind() -> None:
+        await engine.append([EventInput(type="A", tags=("k:1",))])
+        await engine.read(query, limit=10)
+        await engine.head()
+        await engine.ping()
+        await engine.stats()
+        await engine.event_types()
+        await engine.get_snapshot("folded", "k:1")
+
+    await every_kind()  # every pool now holds idle connections
+    for _ in range(3):
+        await kill_connections(url)
+        await asyncio.sleep(0.2)  # the server's goodbye reaches the idle sockets
+        await every_kind()
+    assert await engine.head() == 4

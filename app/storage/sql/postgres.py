@@ -23,6 +23,11 @@
 - Schema migrations take another advisory lock, so replicas starting together migrate once.
 - Connection failures surface as StorageUnavailable (HTTP 503); SQLAlchemy discards the broken
   connection, so the next request gets a fresh one and the service recovers without a restart.
+  A connection whose end the driver has already read while it sat idle in a pool (the server
+  restarted, an administrator ended the session) is never handed out: asyncpg's pool replaces
+  it at checkout, and SQLAlchemy's pool does too through `_discard_closed`. That costs no
+  round trip (a pre-ping would cost one per checkout); it spares the first request after an
+  outage its 503. A connection that dies during a request still makes that request a 503.
 - **Nothing waits for the database without a bound.** With the ``events`` table locked by another
   session, every read, append and ``/readyz`` used to wait for the whole lock. Now each session
   runs with ``lock_timeout`` and ``statement_timeout`` (`Settings.db_lock_timeout_seconds`,
@@ -58,8 +63,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
@@ -119,6 +125,14 @@ def plain_dsn(database_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pool checkout: refuse a connection the server already closed, so that the
+    pool connects a new one (see the module docstring)."""
+    driver: asyncpg.Connection = dbapi_connection.driver_connection
+    if driver.is_closed():
+        raise DisconnectionError("the server closed this connection while it was idle")
+
+
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to send (see the module docstring)."""
 
@@ -153,6 +167,7 @@ class PostgresRunner:
             pool_timeout=settings.db_pool_timeout_seconds,
             connect_args=connect_args(settings),
         )
+        event.listen(self._engine.sync_engine, "checkout", _discard_closed)
         # The same pool, in autocommit: a read needs no BEGIN nor ROLLBACK (see the docstring).
         self._reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
 
