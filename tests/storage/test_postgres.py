@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -16,24 +15,8 @@ from app.domain import AppendCondition, EventInput, Query, QueryItem
 from app.errors import AppendConditionFailed, StorageUnavailable
 from app.storage.factory import build_engine
 from app.storage.protocol import EventStorageEngine
-from tests.support.engines import database_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
-
-
-@pytest.fixture
-async def url(tmp_path: Path) -> str:
-    return await database_url("postgres", tmp_path)
-
-
-@pytest.fixture
-async def replicas(url: str) -> AsyncIterator[list[EventStorageEngine]]:
-    """Two engines on one database, started together, as two service replicas would be."""
-    engines = [build_engine(Settings(database_url=url)) for _ in range(2)]
-    await asyncio.gather(*(engine.start() for engine in engines))
-    yield engines
-    for engine in engines:
-        await engine.close()
 
 
 async def test_replicas_starting_together_share_one_schema(
@@ -63,10 +46,10 @@ async def test_one_boundary_is_guarded_across_replicas(
     assert (await replicas[0].read(query, limit=10)).head == 1
 
 
-async def kill_connections(url: str) -> None:
+async def kill_connections(postgres_url: str) -> None:
     """Terminate every other connection to the test database, pooled ones included."""
     admin = await asyncpg.connect(
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
     try:
         await admin.execute(
@@ -78,20 +61,20 @@ async def kill_connections(url: str) -> None:
 
 
 @pytest.fixture
-async def pooled_once(url: str) -> AsyncIterator[EventStorageEngine]:
+async def pooled_once(postgres_url: str) -> AsyncIterator[EventStorageEngine]:
     """An engine whose pool keeps one connection: killing it hits the next request."""
-    engine = build_engine(Settings(database_url=url, db_pool_size=1))
+    engine = build_engine(Settings(database_url=postgres_url, db_pool_size=1))
     await engine.start()
     yield engine
     await engine.close()
 
 
 async def test_a_killed_connection_is_unavailable_then_recovered(
-    url: str, pooled_once: EventStorageEngine
+    postgres_url: str, pooled_once: EventStorageEngine
 ) -> None:
     engine = pooled_once
     await engine.append([EventInput(type="A")])
-    await kill_connections(url)
+    await kill_connections(postgres_url)
     # The pooled connection is dead: this append fails cleanly or succeeds on a new one.
     with contextlib.suppress(StorageUnavailable):
         await engine.append([EventInput(type="B")])
@@ -103,13 +86,13 @@ async def test_a_killed_connection_is_unavailable_then_recovered(
 
 
 async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(
-    url: str, pooled_once: EventStorageEngine
+    postgres_url: str, pooled_once: EventStorageEngine
 ) -> None:
     engine = pooled_once
     await engine.append([EventInput(type="A", tags=("k:1",))])
     query = Query((QueryItem(tags=("k:1",)),))
     await engine.read(query, limit=10)  # the pooled connection has served a read
-    await kill_connections(url)
+    await kill_connections(postgres_url)
     # Reads skip SQLAlchemy's execution layer (app/storage/sql/compiled.py): the dead connection
     # must still be reported as unavailable, and dropped from the pool.
     with contextlib.suppress(StorageUnavailable):
@@ -118,20 +101,12 @@ async def test_a_read_on_a_killed_connection_is_unavailable_then_recovered(
     assert [event.type for event in read.events] == ["A"]
 
 
-@pytest.fixture
-async def pooled(url: str) -> AsyncIterator[EventStorageEngine]:
-    engine = build_engine(Settings(database_url=url, db_pool_size=2))
-    await engine.start()
-    yield engine
-    await engine.close()
-
-
 async def test_connections_the_server_closed_while_idle_are_replaced_without_an_error(
-    url: str, pooled: EventStorageEngine
+    postgres_url: str, pooled_once: EventStorageEngine
 ) -> None:
     """After PostgreSQL restarts or an administrator ends the sessions, the first request of
     each kind must not be a 503: the pools hold connections whose end they have already read."""
-    engine = pooled
+    engine = pooled_once
     query = Query((QueryItem(tags=("k:1",)),))
 
     async def every_kind() -> None:
@@ -145,7 +120,7 @@ async def test_connections_the_server_closed_while_idle_are_replaced_without_an_
 
     await every_kind()  # every pool now holds idle connections
     for _ in range(3):
-        await kill_connections(url)
+        await kill_connections(postgres_url)
         await asyncio.sleep(0.2)  # the server's goodbye reaches the idle sockets
         await every_kind()
     assert await engine.head() == 4

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import Settings
 from app.domain import MATCH_ALL, AppendCondition, AppendResult
 from app.errors import SchemaViolation, StorageUnavailable, WriteRefused
-from app.storage.factory import build_engine
 from app.storage.protocol import EventStorageEngine
 from app.storage.sql import postgres_append
 from app.storage.sql.engine import SqlEngine
@@ -29,28 +25,12 @@ from app.storage.sql.migrations.versions import r0003_postgres_append
 from app.storage.sql.postgres import WRITER_LOCK, PostgresRunner, async_url
 from app.storage.sql.tables import event_tags, events
 from tests.support.batches import Answer, in_one_batch, started
-from tests.support.engines import database_url
 from tests.support.events import item, new_event, query, read
 from tests.support.locks import table_locked
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 NUMBERED = '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}'
-
-
-@pytest.fixture
-async def url(tmp_path: Path) -> str:
-    return await database_url("postgres", tmp_path)
-
-
-@pytest.fixture
-async def replicas(url: str) -> AsyncIterator[list[EventStorageEngine]]:
-    engines = [build_engine(Settings(database_url=url)) for _ in range(2)]
-    for engine in engines:
-        await engine.start()
-    yield engines
-    for engine in engines:
-        await engine.close()
 
 
 def test_the_function_takes_the_writer_lock_of_the_runner() -> None:
@@ -83,9 +63,9 @@ async def test_a_schema_removed_by_another_replica_no_longer_refuses(
 
 
 async def test_a_registry_that_keeps_changing_sends_the_batch_to_the_general_path(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = await started(url)
+    engine = await started(postgres_url)
     try:
         await engine.put_schema("Counted", NUMBERED)
 
@@ -101,8 +81,8 @@ async def test_a_registry_that_keeps_changing_sends_the_batch_to_the_general_pat
     assert stored.positions == (1,)
 
 
-async def test_members_refused_by_a_schema_leave_no_trace_for_the_next(url: str) -> None:
-    engine = await started(url)
+async def test_members_refused_by_a_schema_leave_no_trace_for_the_next(postgres_url: str) -> None:
+    engine = await started(postgres_url)
     try:
         await engine.put_schema("Counted", NUMBERED)
         seat = query(item(tags=["seat:1"]))
@@ -124,8 +104,8 @@ async def test_members_refused_by_a_schema_leave_no_trace_for_the_next(url: str)
     ]
 
 
-async def test_replays_and_reused_ids_in_one_batch(url: str) -> None:
-    engine = await started(url)
+async def test_replays_and_reused_ids_in_one_batch(postgres_url: str) -> None:
+    engine = await started(postgres_url)
     try:
         earlier = [new_event("A", event_id=uuid.uuid4()), new_event("B", event_id=uuid.uuid4())]
         await engine.append(earlier)
@@ -161,8 +141,8 @@ async def test_replays_and_reused_ids_in_one_batch(url: str) -> None:
     assert head == 4
 
 
-async def test_a_value_the_database_refuses_fails_only_its_own_append(url: str) -> None:
-    engine = await started(url)
+async def test_a_value_the_database_refuses_fails_only_its_own_append(postgres_url: str) -> None:
+    engine = await started(postgres_url)
     try:
         outcomes = await asyncio.gather(
             engine.append([new_event("A")]),
@@ -197,14 +177,14 @@ def fill_as_revision_0002(conn: Connection) -> None:
 
 
 async def test_a_store_of_revision_0002_appends_through_the_function_after_the_upgrade(
-    url: str,
+    postgres_url: str,
 ) -> None:
-    database = create_async_engine(async_url(url))
+    database = create_async_engine(async_url(postgres_url))
     async with database.begin() as conn:
         await conn.run_sync(fill_as_revision_0002)
     await database.dispose()
 
-    engine = await started(url)
+    engine = await started(postgres_url)
     try:
         retried = [
             new_event("A", tags=["k:1"], event_id=uuid.UUID(int=n), metadata={}) for n in (1, 2)
@@ -221,12 +201,14 @@ async def test_a_store_of_revision_0002_appends_through_the_function_after_the_u
     assert [(tag.tag, tag.count) for tag in tags] == [("k:1", 3)]
 
 
-async def test_an_append_sent_at_shutdown_is_cancelled_on_the_server(url: str) -> None:
+async def test_an_append_sent_at_shutdown_is_cancelled_on_the_server(postgres_url: str) -> None:
     # Timeouts far beyond the test's: only the cancel at the deadline can end the statement.
-    engine = await started(url, db_lock_timeout_seconds=60, db_statement_timeout_seconds=60)
+    engine = await started(
+        postgres_url, db_lock_timeout_seconds=60, db_statement_timeout_seconds=60
+    )
     assert isinstance(engine, SqlEngine)
     try:
-        async with table_locked(url):
+        async with table_locked(postgres_url):
             waiting = asyncio.create_task(engine.append([new_event("Waiting")]))
             await asyncio.sleep(0.5)  # the call is sent, and waits for the table
             assert not waiting.done()
@@ -237,15 +219,15 @@ async def test_an_append_sent_at_shutdown_is_cancelled_on_the_server(url: str) -
         await asyncio.sleep(0.5)  # a statement left running would now commit
     finally:
         await engine.close()
-    check = await started(url)
+    check = await started(postgres_url)
     try:
         assert (await read(check)).head == 0
     finally:
         await check.close()
 
 
-async def test_the_runner_serves_the_hot_paths_itself(url: str) -> None:
-    engine = await started(url)
+async def test_the_runner_serves_the_hot_paths_itself(postgres_url: str) -> None:
+    engine = await started(postgres_url)
     try:
         runner: object = engine._runner
         hot: object = engine._hot

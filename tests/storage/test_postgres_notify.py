@@ -25,7 +25,6 @@ from app.storage.sql import postgres_notify
 from app.storage.sql.engine import SqlEngine
 from app.storage.sql.postgres import PostgresRunner
 from app.storage.sql.postgres_notify import APPLICATION_NAME, PostgresCommitFeed
-from tests.support.engines import database_url
 from tests.support.stores import eventstore, fill_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -42,8 +41,8 @@ slow."""
 class Replica:
     """An engine with its runner's commit feed in view."""
 
-    def __init__(self, url: str) -> None:
-        settings = Settings(database_url=url)
+    def __init__(self, postgres_url: str) -> None:
+        settings = Settings(database_url=postgres_url)
         self.runner = PostgresRunner(settings)
         self.engine = SqlEngine(self.runner, settings)
 
@@ -52,15 +51,10 @@ class Replica:
         return self.runner.commit_feed
 
 
-@pytest.fixture
-async def url(tmp_path: Path) -> str:
-    return await database_url("postgres", tmp_path)
-
-
 @asynccontextmanager
-async def running_replicas(url: str) -> AsyncIterator[tuple[Replica, Replica]]:
+async def running_replicas(postgres_url: str) -> AsyncIterator[tuple[Replica, Replica]]:
     """Two engines on one database, started together, as two service replicas would be."""
-    first, second = Replica(url), Replica(url)
+    first, second = Replica(postgres_url), Replica(postgres_url)
     await asyncio.gather(first.engine.start(), second.engine.start())
     try:
         yield first, second
@@ -70,13 +64,13 @@ async def running_replicas(url: str) -> AsyncIterator[tuple[Replica, Replica]]:
 
 
 @pytest.fixture
-async def replicas(url: str) -> AsyncIterator[tuple[Replica, Replica]]:
-    async with running_replicas(url) as both:
+async def listening_replicas(postgres_url: str) -> AsyncIterator[tuple[Replica, Replica]]:
+    async with running_replicas(postgres_url) as both:
         yield both
 
 
-async def admin_execute(url: str, statement: str) -> list[asyncpg.Record]:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+async def admin_execute(postgres_url: str, statement: str) -> list[asyncpg.Record]:
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(dsn, timeout=5)
     try:
         rows: list[asyncpg.Record] = await connection.fetch(statement)
@@ -85,18 +79,20 @@ async def admin_execute(url: str, statement: str) -> list[asyncpg.Record]:
         await connection.close()
 
 
-async def listener_pids(url: str) -> set[int]:
+async def listener_pids(postgres_url: str) -> set[int]:
     rows = await admin_execute(
-        url,
+        postgres_url,
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
         f"AND application_name = '{APPLICATION_NAME}'",
     )
     return {row["pid"] for row in rows}
 
 
-async def terminate(url: str, pids: set[int]) -> None:
+async def terminate(postgres_url: str, pids: set[int]) -> None:
     listed = ", ".join(str(pid) for pid in pids)
-    await admin_execute(url, f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{listed}]) pid")
+    await admin_execute(
+        postgres_url, f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{listed}]) pid"
+    )
 
 
 async def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
@@ -147,26 +143,26 @@ async def assert_notified_promptly(first: Replica, second: Replica, *, rounds: i
 
 
 async def test_each_replica_listens_on_one_named_connection(
-    url: str, replicas: tuple[Replica, Replica]
+    postgres_url: str, listening_replicas: tuple[Replica, Replica]
 ) -> None:
-    first, second = replicas
+    first, second = listening_replicas
     assert first.feed.listening
     assert second.feed.listening
-    assert await listener_pids(url) == {first.feed.server_pid, second.feed.server_pid}
+    assert await listener_pids(postgres_url) == {first.feed.server_pid, second.feed.server_pid}
 
 
 async def test_a_commit_on_one_replica_wakes_the_other_at_once(
-    replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
+    listening_replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
-    first, second = replicas
+    first, second = listening_replicas
     await assert_notified_promptly(first, second, rounds=3)
 
 
 async def test_a_notification_never_moves_the_head(
-    replicas: tuple[Replica, Replica],
+    listening_replicas: tuple[Replica, Replica],
 ) -> None:
-    first, second = replicas
+    first, second = listening_replicas
     await first.engine.append([EventInput(type="A")])
     # The payload is a hint (another store may share the channel): one above the head only
     # makes the waiter look, and find nothing new.
@@ -177,50 +173,50 @@ async def test_a_notification_never_moves_the_head(
 
 
 async def test_a_killed_listener_catches_up_when_it_reconnects(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No poll, and a reconnect that waits half a second: the commit below is announced while
     # the first replica is deaf, and only the catch-up after its reconnect can wake it.
     monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     monkeypatch.setattr(postgres_notify, "BACKOFF_MIN", 0.5)
-    async with running_replicas(url) as (first, second):
+    async with running_replicas(postgres_url) as (first, second):
         killed = first.feed.server_pid
         assert killed is not None
-        await terminate(url, {killed})
+        await terminate(postgres_url, {killed})
         await eventually(lambda: not first.feed.listening)
         head = await second.engine.head()
         await second.engine.append([EventInput(type="WhileDeaf")])
         await assert_sees_within_2s(first, head)
         assert first.feed.listening
         assert first.feed.connections == 2
-        assert killed not in await listener_pids(url)
+        assert killed not in await listener_pids(postgres_url)
 
 
 async def test_notifications_are_prompt_again_after_the_listeners_were_killed(
-    url: str, replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, listening_replicas: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = replicas
+    first, second = listening_replicas
     killed = {first.feed.server_pid, second.feed.server_pid}
     head = await second.engine.head()
-    await terminate(url, {pid for pid in killed if pid is not None})
+    await terminate(postgres_url, {pid for pid in killed if pid is not None})
     # Appended while both are reconnecting: the waiter wakes by catch-up, re-sent NOTIFY or poll.
     await second.engine.append([EventInput(type="WhileDeaf")])
     await assert_sees_within_2s(first, head)
     await eventually(lambda: first.feed.listening and second.feed.listening)
     assert first.feed.connections == second.feed.connections == 2
-    assert (await listener_pids(url)).isdisjoint(killed)
+    assert (await listener_pids(postgres_url)).isdisjoint(killed)
     monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     await assert_notified_promptly(first, second, rounds=1)
 
 
 async def test_an_append_never_fails_because_notify_failed(
-    replicas: tuple[Replica, Replica],
+    listening_replicas: tuple[Replica, Replica],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=postgres_notify.__name__)
     monkeypatch.setattr(postgres_notify, "NOTIFY_SQL", "SELECT no_such_function($1, $2)")
-    first, second = replicas
+    first, second = listening_replicas
     results = await asyncio.gather(
         *(second.engine.append([EventInput(type="Quiet")]) for _ in range(10))
     )
@@ -238,13 +234,13 @@ async def test_an_append_never_fails_because_notify_failed(
 
 
 async def test_an_engine_starts_and_appends_without_its_listener(
-    url: str, replicas: tuple[Replica, Replica]
+    postgres_url: str, listening_replicas: tuple[Replica, Replica]
 ) -> None:
-    first, _ = replicas
-    deaf = Replica(url)
+    first, _ = listening_replicas
+    deaf = Replica(postgres_url)
     # The pool reaches the database; the LISTEN connection never does (nothing listens on 9).
     deaf.runner.commit_feed = PostgresCommitFeed(
-        make_url(url).set(port=9).render_as_string(hide_password=False)
+        make_url(postgres_url).set(port=9).render_as_string(hide_password=False)
     )
     await deaf.engine.start()
     try:
@@ -260,21 +256,21 @@ async def test_an_engine_starts_and_appends_without_its_listener(
         await deaf.engine.close()
 
 
-async def test_close_leaves_no_listener_behind(url: str) -> None:
-    replica = Replica(url)
+async def test_close_leaves_no_listener_behind(postgres_url: str) -> None:
+    replica = Replica(postgres_url)
     await replica.engine.start()
     assert replica.feed.listening
     await replica.engine.close()
     assert not replica.feed.listening
     with anyio.fail_after(5):
         while True:
-            if not await listener_pids(url):
+            if not await listener_pids(postgres_url):
                 break
             await asyncio.sleep(0.02)
 
 
 async def test_an_import_wakes_the_replicas_streams(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`eventstore import` announces each batch it commits, as a replica's appends do: with the
     poll off, a replica waiting for new events hears of the imported ones at once, not at the
@@ -284,9 +280,9 @@ async def test_an_import_wakes_the_replicas_streams(
     await anyio.to_thread.run_sync(eventstore, "export", exported, "--database-url", source)
     monkeypatch.setattr(sql_engine, "POLL_SECONDS", NO_POLL)
     wait = 60.0
-    async with running_replicas(url) as (replica, _), anyio.create_task_group() as tasks:
+    async with running_replicas(postgres_url) as (replica, _), anyio.create_task_group() as tasks:
         tasks.start_soon(
-            anyio.to_thread.run_sync, eventstore, "import", exported, "--database-url", url
+            anyio.to_thread.run_sync, eventstore, "import", exported, "--database-url", postgres_url
         )
         started = anyio.current_time()
         woke_with = await replica.engine.wait_for_new(0, timeout=wait)
