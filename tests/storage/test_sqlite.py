@@ -149,6 +149,24 @@ async def test_an_append_waiting_for_another_process_is_abandoned_at_shutdown_an
         await reopened.close()
 
 
+async def test_appends_queued_while_another_process_writes_join_one_batch(
+    engine: EventStorageEngine, db_path: Path
+) -> None:
+    """Group commit across processes: the batch is taken once the writer lock is this
+    process's, so every append that queued while another process wrote goes in one commit."""
+    with sqlite_lock_file_held(db_path):
+        first = asyncio.create_task(engine.append([EventInput(type="A")]))
+        await asyncio.sleep(0.2)  # the writer task waits for the lock
+        later = [asyncio.create_task(engine.append([EventInput(type="B")])) for _ in range(9)]
+        await asyncio.sleep(0.2)
+        assert not any(task.done() for task in [first, *later])
+    results = await asyncio.gather(first, *later)
+    assert sorted(p for result in results for p in result.positions) == list(range(1, 11))
+    stats = engine.batch_stats
+    assert stats is not None
+    assert (stats.batches, stats.requests, stats.largest) == (1, 10, 10)
+
+
 async def test_the_lock_file_and_the_wakeup_folder_lie_beside_the_store(
     engine: EventStorageEngine, db_path: Path
 ) -> None:

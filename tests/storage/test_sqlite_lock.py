@@ -7,7 +7,8 @@ processes do). The edges: the lock is handed over as soon as the holder releases
 gives up at its deadline (StorageUnavailable) or once abandoned (Abandoned), holding nothing; a
 lock that the helper gets after its writer gave up is released at once, never kept; the next
 writer takes over an acquisition still pending; closing while the helper is blocked leaks
-nothing.
+nothing. The writer's turn, taken before a batch is formed, is used and released by the next
+transaction, bounds it by its own deadline, and is released when no transaction used it.
 """
 
 from __future__ import annotations
@@ -169,3 +170,47 @@ def test_closing_while_the_helper_waits_leaves_the_lock_free(path: str) -> None:
         fcntl.flock(other, fcntl.LOCK_UN)
         time.sleep(0.2)  # the helper's turn first
         assert eventually(lambda: free_elsewhere(path))
+
+
+def test_a_turn_is_used_by_the_next_transaction_with_its_deadline(
+    lock: WriterLock, path: str
+) -> None:
+    turn_deadline = time.monotonic() + WAIT
+    assert lock.try_take_turn(turn_deadline)
+    assert not free_elsewhere(path)
+    # The transaction's own, later deadline does not extend the turn's wait.
+    assert lock.hold(turn_deadline + 60, never) == turn_deadline
+    assert not free_elsewhere(path)
+    lock.release()
+    assert free_elsewhere(path)
+    lock.end_turn()  # used: nothing left to release
+    assert lock.hold(turn_deadline + 60, never) == turn_deadline + 60  # no turn: its own
+    lock.release()
+
+
+def test_a_turn_no_transaction_used_is_released(lock: WriterLock, path: str) -> None:
+    assert lock.try_take_turn(time.monotonic() + WAIT)
+    assert not free_elsewhere(path)
+    lock.end_turn()
+    assert free_elsewhere(path)
+
+
+def test_a_turn_is_waited_for_while_another_process_writes(lock: WriterLock, path: str) -> None:
+    got = threading.Event()
+
+    def wait_for_turn() -> None:
+        lock.take_turn(time.monotonic() + WAIT, never)
+        got.set()
+
+    with held_elsewhere(path) as other:
+        assert not lock.try_take_turn(time.monotonic() + WAIT)  # not without waiting
+        waiter = threading.Thread(target=wait_for_turn)
+        waiter.start()
+        time.sleep(0.2)
+        assert not got.is_set()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        waiter.join(WAIT)
+        assert got.is_set()
+    assert not free_elsewhere(path)
+    lock.end_turn()
+    assert free_elsewhere(path)

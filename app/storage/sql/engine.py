@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol, runtime_checkable
@@ -58,7 +59,7 @@ from app.storage.sql.batch import AppendRequest, Outcome, decide_batch
 from app.storage.sql.group_commit import GroupCommitter
 from app.storage.sql.reads import read_events
 from app.storage.sql.rows import head_of
-from app.storage.sql.runner import TransactionRunner
+from app.storage.sql.runner import TransactionRunner, WriterTurns
 
 POLL_SECONDS = 1.0
 """How often a waiting reader looks for commits made by other processes."""
@@ -89,6 +90,7 @@ class SqlEngine:
             max_queued=settings.append_queue_size,
             max_batch_requests=settings.append_batch_max_requests,
             max_batch_events=settings.append_batch_max_events,
+            turn=runner.writer_turn if isinstance(runner, WriterTurns) else nullcontext,
         )
 
     @property

@@ -7,7 +7,10 @@ function, `postgres_append.py`), answers every request from its outcome, and tel
 engine the last position it committed. Why group commit, and what every answer means:
 docs/design.md, "Group commit".
 
-- No timer: a batch is whatever queued while the previous one was being committed.
+- No timer: a batch is whatever queued while the previous one was being committed, or while
+  another process held the store's writer lock: where the runner has writer turns
+  (`runner.WriterTurns`, SQLite's lock file), the batch is taken once the turn is had. A turn
+  that cannot be had (its timeout, the drain) fails the batch as a failed transaction would.
 - A request's own refusal (a failed condition, a reused id) is its outcome and never fails its
   batch-mates. Should the database refuse the batch's rows (`WriteRefused`, or a unique
   violation of an event id, `EventIdReused`: neither can happen while the service is the only
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,6 +45,9 @@ from app.storage.sql.batch import AppendRequest, Outcome
 DecideBatch = Callable[[list[AppendRequest], datetime], Awaitable[list[Outcome]]]
 """Decides and stores a batch at once: one outcome per request, in order; raises a domain
 error when the whole batch failed (`runner.py`)."""
+
+Turn = Callable[[], AbstractAsyncContextManager[object]]
+"""The writer's turn a batch is taken in (`runner.WriterTurns.writer_turn`)."""
 
 
 @dataclass(slots=True)
@@ -58,10 +65,12 @@ class GroupCommitter:
         max_queued: int,
         max_batch_requests: int,
         max_batch_events: int,
+        turn: Turn = nullcontext,
     ) -> None:
         """``committed(position)`` is called after each commit that stored events, with the
         last position it stored, once every writer lock is released."""
         self._decide_batch = decide
+        self._turn = turn
         self._committed = committed
         self._max_batch_requests = max_batch_requests
         self._max_batch_events = max_batch_events
@@ -103,7 +112,7 @@ class GroupCommitter:
             await self._arrived.wait()
             self._arrived.clear()
             while self._queue:
-                await self._commit(self._take_batch())
+                await self._commit_next()
             if self._closing:
                 return
 
@@ -118,8 +127,15 @@ class GroupCommitter:
             events += following
         return batch
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
-        outcomes = await self._decide([waiting.request for waiting in batch])
+    async def _commit_next(self) -> None:
+        """Take the writer's turn, then the batch; answer it once the turn is released."""
+        try:
+            async with self._turn():
+                batch = self._take_batch()
+                outcomes = await self._decide([waiting.request for waiting in batch])
+        except Exception as error:  # the turn was not had (`_decide` raises nothing)
+            batch = self._take_batch()
+            outcomes = [error] * len(batch)
         self._count(batch)
         stored = [
             outcome.last_position

@@ -39,8 +39,8 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Protocol, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Protocol, TypeVar, runtime_checkable
 
 import asyncpg
 from sqlalchemy import Connection
@@ -93,6 +93,18 @@ class TransactionRunner(Protocol):
     def drain(self, deadline: float) -> None:
         """Abandon, from the event-loop time ``deadline``, the work not finished by then (see the
         module docstring); work started later is abandoned at once."""
+
+
+@runtime_checkable
+class WriterTurns(Protocol):
+    """What a runner implements whose writer lock is worth taking before a batch is formed
+    (SQLite's lock file): the group committer then takes its batch once the turn is had, so
+    that what queued meanwhile joins it (`group_commit.py`)."""
+
+    def writer_turn(self) -> AbstractAsyncContextManager[None]:
+        """Hold the store's writer lock for this process's next write, which uses it; raise a
+        domain error when it cannot be had in time. Never raises on exit."""
+        ...
 
 
 SHUTTING_DOWN = "the service is shutting down; nothing of this request was stored, retry"

@@ -17,10 +17,11 @@ the spelling of earlier versions) opens the same file with the standard driver.
   to the next process the moment it is released. Without it, a writer finding SQLite's lock
   taken waits in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms between looks and so
   learns late that the lock is free (figures: docs/design.md, "SQLite with several
-  processes"). While another process writes, this process's appends keep queuing, and its next
-  batch takes them all: group commit still groups. The busy timeout bounds the whole wait
-  (lock file, then SQLite's lock); past it the write fails with StorageUnavailable, nothing
-  stored.
+  processes"). The group committer takes its batch only once it has the writer's turn
+  (`writer_turn`: the lock file, taken before the batch): while another process writes, this
+  process's appends keep queuing, and its batch then takes them all, so group commit still
+  groups. The busy timeout bounds the whole wait (lock file, then SQLite's lock); past it the
+  write fails with StorageUnavailable, nothing stored.
 - Writers that do not take the lock file (another program, ``eventstore import``) are still
   waited for through SQLite's lock: ``BEGIN IMMEDIATE`` is tried again and again, each try
   waiting up to `BUSY_SLICE_MS` in SQLite's own busy handler, until the busy timeout: SQLite
@@ -50,9 +51,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -206,17 +207,53 @@ class SqliteRunner:
 
     @contextmanager
     def _locked(self, commit: Commit) -> Iterator[None]:
-        """Hold the lock file, then SQLite's write lock (`_begin_immediate`), within one busy
-        timeout; in the writer thread."""
+        """Hold the lock file (or use the writer's turn taken for this transaction), then
+        SQLite's write lock (`_begin_immediate`), within one busy timeout; in the writer
+        thread."""
         deadline = self._deadline()
         if self._locking:
-            self._lock.acquire(deadline, lambda: commit.abandoned)
+            deadline = self._lock.hold(deadline, lambda: commit.abandoned)
         self._local.commit, self._local.deadline = commit, deadline
         try:
             yield
         finally:
             self._local.commit = self._local.deadline = None
             self._lock.release()
+
+    @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """The lock file, taken for this process's next write (`WriterTurns`); released on
+        exit unless that write used it. Its wait is bounded as a write's is: the busy timeout,
+        or the drain's deadline."""
+        if self._locking and not self._lock.try_take_turn(self._deadline()):
+            await self._wait_for_turn()
+        try:
+            yield
+        finally:
+            if self._locking:
+                self._lock.end_turn()
+
+    async def _wait_for_turn(self) -> None:
+        """Wait for the turn in the writer thread (``flock`` blocks); a turn arriving after
+        the wait was given up is released at once."""
+        abandoned = threading.Event()
+        lock = self._lock
+        waiting = asyncio.get_running_loop().run_in_executor(
+            self._writer_thread, lock.take_turn, self._deadline(), abandoned.is_set
+        )
+
+        def too_late(waited: asyncio.Future[None]) -> None:
+            if not waited.cancelled() and waited.exception() is None:
+                lock.end_turn()
+
+        with translated_errors("SQLite"):
+            try:
+                async with self._cutoff.bounding():
+                    await asyncio.shield(waiting)
+            except BaseException:
+                abandoned.set()
+                waiting.add_done_callback(too_late)
+                raise
 
     def drain(self, deadline: float) -> None:
         self._cutoff.set(deadline)
