@@ -17,7 +17,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -89,24 +89,32 @@ def test_uncontended_the_lock_is_taken_and_released(lock: WriterLock, path: str)
     assert lock.contended == 0
 
 
-def test_a_waiting_writer_gets_the_lock_when_the_other_process_releases_it(
-    lock: WriterLock, path: str
-) -> None:
+def taken_once_the_other_process_releases(path: str, take: Callable[[], object]) -> None:
+    """Run ``take`` in a thread while another process holds the lock: it must wait, and return
+    as soon as the lock is released, holding it."""
     got = threading.Event()
 
-    def wait_for_it() -> None:
-        lock.acquire(time.monotonic() + WAIT, never)
+    def waiting() -> None:
+        take()
         got.set()
 
     with held_elsewhere(path) as other:
-        waiter = threading.Thread(target=wait_for_it)
+        waiter = threading.Thread(target=waiting)
         waiter.start()
         time.sleep(0.2)
         assert not got.is_set()  # still waiting
         fcntl.flock(other, fcntl.LOCK_UN)
         waiter.join(WAIT)
         assert got.is_set()
-        assert not free_elsewhere(path)
+    assert not free_elsewhere(path)
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_other_process_releases_it(
+    lock: WriterLock, path: str
+) -> None:
+    taken_once_the_other_process_releases(
+        path, lambda: lock.acquire(time.monotonic() + WAIT, never)
+    )
     lock.release()
     assert free_elsewhere(path)
     assert lock.contended == 1
@@ -196,21 +204,10 @@ def test_a_turn_no_transaction_used_is_released(lock: WriterLock, path: str) -> 
 
 
 def test_a_turn_is_waited_for_while_another_process_writes(lock: WriterLock, path: str) -> None:
-    got = threading.Event()
-
-    def wait_for_turn() -> None:
-        lock.take_turn(time.monotonic() + WAIT, never)
-        got.set()
-
-    with held_elsewhere(path) as other:
+    with held_elsewhere(path):
         assert not lock.try_take_turn(time.monotonic() + WAIT)  # not without waiting
-        waiter = threading.Thread(target=wait_for_turn)
-        waiter.start()
-        time.sleep(0.2)
-        assert not got.is_set()
-        fcntl.flock(other, fcntl.LOCK_UN)
-        waiter.join(WAIT)
-        assert got.is_set()
-    assert not free_elsewhere(path)
+    taken_once_the_other_process_releases(
+        path, lambda: lock.take_turn(time.monotonic() + WAIT, never)
+    )
     lock.end_turn()
     assert free_elsewhere(path)
