@@ -15,16 +15,20 @@ import random
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.domain import MATCH_ALL, AppendCondition
+from app.domain import MATCH_ALL, AppendCondition, AppendResult, EventInput
 from app.errors import StorageUnavailable
 from app.storage.memory import MemoryEngine
+from app.storage.sql.batch import AppendRequest, Outcome
 from app.storage.sql.engine import SqlEngine
+from app.storage.sql.group_commit import GroupCommitter
 from tests.support.batches import Answer, Request, in_one_batch, one_by_one, started, stored
 from tests.support.events import item, new_event, query
 
@@ -244,3 +248,33 @@ async def test_close_commits_what_is_queued_then_refuses_appends(store_url: str)
     assert [result.last_position for result in results] == list(range(1, 11))
     with pytest.raises(StorageUnavailable):
         await engine.append([new_event("TooLate")])
+
+
+async def test_a_turn_failing_as_it_ends_leaves_its_batch_answered() -> None:
+    """A batch decided inside the writer's turn stands even if releasing the turn raises; the
+    writer goes on with the next batch."""
+    positions = iter(range(1, 100))
+
+    async def decide(batch: list[AppendRequest], now: datetime) -> list[Outcome]:
+        return [AppendResult(positions=(next(positions),)) for _ in batch]
+
+    @asynccontextmanager
+    async def turn() -> AsyncIterator[None]:
+        yield
+        raise OSError("the lock could not be released")
+
+    committer = GroupCommitter(
+        decide,
+        committed=lambda position: None,
+        max_queued=10,
+        max_batch_requests=10,
+        max_batch_events=10,
+        turn=turn,
+    )
+    committer.start()
+    try:
+        first = await asyncio.wait_for(committer.append([EventInput(type="A")], None), 5)
+        second = await asyncio.wait_for(committer.append([EventInput(type="B")], None), 5)
+    finally:
+        await asyncio.wait_for(committer.close(), 5)
+    assert (first.positions, second.positions) == ((1,), (2,))

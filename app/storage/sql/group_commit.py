@@ -31,6 +31,7 @@ docs/design.md, "Group commit".
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -41,6 +42,8 @@ from app.domain import AppendCondition, AppendResult, EventInput
 from app.errors import EventIdReused, StorageUnavailable, WriteRefused
 from app.storage.protocol import BatchStats
 from app.storage.sql.batch import AppendRequest, Outcome
+
+logger = logging.getLogger(__name__)
 
 DecideBatch = Callable[[list[AppendRequest], datetime], Awaitable[list[Outcome]]]
 """Decides and stores a batch at once: one outcome per request, in order; raises a domain
@@ -129,13 +132,19 @@ class GroupCommitter:
 
     async def _commit_next(self) -> None:
         """Take the writer's turn, then the batch; answer it once the turn is released."""
+        batch: list[_Waiting] | None = None
+        outcomes: list[Outcome] | None = None
         try:
             async with self._turn():
                 batch = self._take_batch()
                 outcomes = await self._decide([waiting.request for waiting in batch])
-        except Exception as error:  # the turn was not had (`_decide` raises nothing)
-            batch = self._take_batch()
-            outcomes = [error] * len(batch)
+        except Exception as error:  # from the turn (`_decide` raises nothing)
+            if outcomes is not None:  # decided: they stand, whatever the turn's end raised
+                logger.warning("the writer's turn ended with an error: %r", error)
+            else:  # the turn was not had: the batch fails as a failed transaction would
+                batch = batch if batch is not None else self._take_batch()
+                outcomes = [error] * len(batch)
+        assert batch is not None
         self._count(batch)
         stored = [
             outcome.last_position
