@@ -82,7 +82,7 @@ def never() -> bool:
 
 
 def test_uncontended_the_lock_is_taken_and_released(lock: WriterLock, path: str) -> None:
-    lock.acquire(time.monotonic() + WAIT, never)
+    lock.hold(time.monotonic() + WAIT, never)
     assert not free_elsewhere(path)
     lock.release()
     assert free_elsewhere(path)
@@ -112,9 +112,7 @@ def taken_once_the_other_process_releases(path: str, take: Callable[[], object])
 def test_a_waiting_writer_gets_the_lock_when_the_other_process_releases_it(
     lock: WriterLock, path: str
 ) -> None:
-    taken_once_the_other_process_releases(
-        path, lambda: lock.acquire(time.monotonic() + WAIT, never)
-    )
+    taken_once_the_other_process_releases(path, lambda: lock.hold(time.monotonic() + WAIT, never))
     lock.release()
     assert free_elsewhere(path)
     assert lock.contended == 1
@@ -125,13 +123,13 @@ def test_a_writer_gives_up_at_its_deadline_and_a_late_lock_is_released_at_once(
 ) -> None:
     with held_elsewhere(path) as other:
         with pytest.raises(StorageUnavailable):
-            lock.acquire(time.monotonic() + 0.2, never)
+            lock.hold(time.monotonic() + 0.2, never)
         fcntl.flock(other, fcntl.LOCK_UN)
         # The helper, still blocked for the writer that gave up, gets the lock now: it must
         # let it go, not keep it for nobody.
         time.sleep(0.2)  # its turn first
         assert eventually(lambda: free_elsewhere(path))
-    lock.acquire(time.monotonic() + WAIT, never)
+    lock.hold(time.monotonic() + WAIT, never)
     lock.release()
 
 
@@ -141,7 +139,7 @@ def test_an_abandoned_writer_gives_up_within_a_slice(lock: WriterLock, path: str
         threading.Timer(0.1, abandoned.set).start()
         started = time.monotonic()
         with pytest.raises(Abandoned):
-            lock.acquire(time.monotonic() + 60, abandoned.is_set)
+            lock.hold(time.monotonic() + 60, abandoned.is_set)
         assert time.monotonic() - started < WAIT  # not the 60 s of its busy timeout
     assert eventually(lambda: free_elsewhere(path))
 
@@ -149,11 +147,11 @@ def test_an_abandoned_writer_gives_up_within_a_slice(lock: WriterLock, path: str
 def test_the_next_writer_takes_over_a_pending_acquisition(lock: WriterLock, path: str) -> None:
     with held_elsewhere(path) as other:
         with pytest.raises(StorageUnavailable):
-            lock.acquire(time.monotonic() + 0.1, never)
+            lock.hold(time.monotonic() + 0.1, never)
         got = threading.Event()
 
         def second() -> None:
-            lock.acquire(time.monotonic() + WAIT, never)
+            lock.hold(time.monotonic() + WAIT, never)
             got.set()
 
         waiter = threading.Thread(target=second)
@@ -173,7 +171,7 @@ def test_closing_while_the_helper_waits_leaves_the_lock_free(path: str) -> None:
     writer_lock.open()
     with held_elsewhere(path) as other:
         with pytest.raises(StorageUnavailable):
-            writer_lock.acquire(time.monotonic() + 0.1, never)
+            writer_lock.hold(time.monotonic() + 0.1, never)
         writer_lock.close()
         fcntl.flock(other, fcntl.LOCK_UN)
         time.sleep(0.2)  # the helper's turn first

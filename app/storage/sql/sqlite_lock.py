@@ -81,17 +81,12 @@ class WriterLock:
         """Open (creating) the lock file; raises OSError when it cannot be."""
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
-    def acquire(self, deadline: float, abandoned: Callable[[], bool]) -> None:
-        """Take the lock, waiting until the ``time.monotonic`` ``deadline``: raise
-        StorageUnavailable past it, `Abandoned` as soon as ``abandoned()`` (checked every
-        `GIVE_UP_SLICE`) is true. Holding nothing in either case."""
-        with self._changed:
-            self._acquire(deadline, abandoned)
-
     def hold(self, deadline: float, abandoned: Callable[[], bool]) -> float:
         """In the writer thread, for one transaction: use the turn taken for it, or else take
-        the lock as `acquire` does. The deadline that bounds the transaction's waits: the
-        turn's, or ``deadline``."""
+        the lock, waiting until the ``time.monotonic`` ``deadline``: raise StorageUnavailable
+        past it, `Abandoned` as soon as ``abandoned()`` (checked every `GIVE_UP_SLICE`) is
+        true, holding nothing in either case. Returns the deadline that bounds the
+        transaction's waits: the turn's, or ``deadline``."""
         with self._changed:
             if self._turn is not None:
                 deadline, self._turn = self._turn, None
@@ -113,7 +108,7 @@ class WriterLock:
             return True
 
     def take_turn(self, deadline: float, abandoned: Callable[[], bool]) -> None:
-        """In the writer thread: wait for the writer's turn as `acquire` waits for the lock."""
+        """In the writer thread: wait for the writer's turn as `hold` waits for the lock."""
         with self._changed:
             if self._turn is None:
                 self._acquire(deadline, abandoned)
@@ -135,7 +130,7 @@ class WriterLock:
         return True
 
     def _acquire(self, deadline: float, abandoned: Callable[[], bool]) -> None:
-        """`acquire`, under ``_changed``."""
+        """Take the lock as `hold` does, under ``_changed``."""
         assert self._fd is not None
         assert not self._closed
         assert not self._held
